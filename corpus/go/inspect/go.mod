@@ -1,0 +1,3 @@
+module example.com/inspect
+
+go 1.21

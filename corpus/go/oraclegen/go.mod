@@ -1,0 +1,3 @@
+module example.com/oraclegen
+
+go 1.18

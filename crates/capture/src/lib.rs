@@ -1,0 +1,62 @@
+//! Live capture of eBPF maps with raw `bpf(2)` syscalls (no libbpf), into self-describing
+//! capture files (see [`capture_file`] and `docs/capture-format.md`).
+//!
+//! Everything is read-only: maps are opened with `BPF_F_RDONLY` and only looked up,
+//! never updated, deleted or popped. All `unsafe` code is in the private `sys` module.
+//!
+//! ```no_run
+//! use mapsleuth_capture::{capture_to_file, CaptureOptions, Selector};
+//! let summary = capture_to_file(
+//!     &[Selector::Name("flows".into())],
+//!     &CaptureOptions::default(),
+//!     "flows.mscap".as_ref(),
+//!     &mut |_progress| {},
+//! )?;
+//! println!("{} entries", summary.entries);
+//! # Ok::<(), mapsleuth_capture::CaptureError>(())
+//! ```
+#![deny(unsafe_code)]
+
+pub mod capture_file;
+
+#[cfg(target_os = "linux")]
+pub mod cpus;
+#[cfg(target_os = "linux")]
+mod error;
+#[cfg(target_os = "linux")]
+mod map;
+#[cfg(target_os = "linux")]
+mod read;
+#[cfg(target_os = "linux")]
+mod snapshot;
+#[cfg(target_os = "linux")]
+mod sys;
+
+#[cfg(target_os = "linux")]
+pub use error::CaptureError;
+#[cfg(target_os = "linux")]
+pub use map::{
+    list_maps, map_ids, read_btf, read_vmlinux_btf, Btf, Map, MapInfo, MapType, Readability,
+};
+#[cfg(target_os = "linux")]
+pub use read::{MapEntries, ReadOptions};
+#[cfg(target_os = "linux")]
+pub use snapshot::{
+    capture, capture_to_file, source, CaptureOptions, CaptureSummary, Progress, Selector,
+};
+
+/// Creating and filling real maps, for tests, examples and benchmarks.
+#[cfg(all(target_os = "linux", any(test, feature = "test-util")))]
+pub mod testing {
+    pub use crate::sys::testing::{btf_load, map_create, MapSpec};
+    pub use crate::sys::MapFd;
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests;
+
+#[cfg(all(test, not(target_os = "linux")))]
+#[test]
+fn live_capture_needs_linux() {
+    eprintln!("SKIP mapsleuth-capture live tests: bpf(2) exists only on Linux");
+}

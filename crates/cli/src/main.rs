@@ -1,0 +1,86 @@
+//! `mapsleuth`: the thin binary over the mapsleuth libraries. It parses arguments,
+//! calls the libraries and renders their results; nothing else happens here.
+
+mod cmd;
+mod output;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use output::{ColorChoice, Format, Out, UsageError};
+
+const ABOUT: &str = "Offline forensic analyzer for eBPF maps.
+
+When a Go program reads an eBPF map and gets garbage, nothing, or the wrong thing,
+mapsleuth cross-checks the Go struct (from the binary's DWARF) against the BPF type
+(from BTF), decodes map dumps with the real types and reports what is wrong.";
+
+const AFTER: &str = "Examples:
+  mapsleuth btf show event --btf prog.bpf.o          layout of struct event, pahole-style
+  mapsleuth btf show task_struct --btf /sys/kernel/btf/vmlinux
+  mapsleuth btf maps --btf prog.bpf.o                the maps an object defines
+  mapsleuth btf check                                can CO-RE work on this machine?
+
+Exit status: 0 success, 1 findings at or above --fail-on, 2 bad usage or unreadable input.";
+
+#[derive(Parser)]
+#[command(name = "mapsleuth", version, about = ABOUT, after_help = AFTER, max_term_width = 100)]
+struct Cli {
+    /// Output format. `json` is one document whose schema is in schemas/.
+    #[arg(long, global = true, value_enum, default_value = "table")]
+    format: Format,
+    /// Colour in table output (NO_COLOR in the environment turns `auto` off).
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    color: ColorChoice,
+    /// Print only results, no notes.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Print more detail (timings, sources).
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read BTF: type layouts, type lists, map definitions, BTF health.
+    #[command(subcommand)]
+    Btf(cmd::btf::BtfCommand),
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut out = Out::new(cli.format, cli.color, cli.quiet, cli.verbose);
+    let result = match cli.command {
+        Command::Btf(c) => cmd::btf::run(c, &mut out),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "mapsleuth", &mut out.stdout);
+            Ok(0)
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            // A closed pipe (`| head`) is not an error worth a message.
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            let prefix = if e.downcast_ref::<UsageError>().is_some() {
+                "usage"
+            } else {
+                "error"
+            };
+            eprintln!("mapsleuth: {prefix}: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

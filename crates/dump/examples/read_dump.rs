@@ -1,0 +1,49 @@
+//! Reads dump files and prints what was read and how long it took (benchmark driver:
+//! `cargo run --release -p mapsleuth-dump --example read_dump -- FILE...`, under
+//! `/usr/bin/time -v` for peak memory).
+
+use std::time::Instant;
+
+use mapsleuth_dump::{read_file, ReadOptions};
+
+fn main() {
+    let mut status = 0;
+    for path in std::env::args().skip(1) {
+        let t = Instant::now();
+        match read_file(&path, &ReadOptions::default()) {
+            Ok(dumps) => {
+                let secs = t.elapsed().as_secs_f64();
+                let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+                for d in &dumps {
+                    println!(
+                        "{path}: {} ({}), map {}: {} entries, key {:?} B, value {:?} B, cpus {:?}, \
+                         {} issues, model {:.1} MB",
+                        d.source.format,
+                        d.meta.name.as_deref().unwrap_or("-"),
+                        d.source.map_index,
+                        d.len(),
+                        d.key_size(),
+                        d.value_size(),
+                        d.cpu_count(),
+                        d.issues.len(),
+                        d.heap_bytes() as f64 / 1e6,
+                    );
+                    for e in d.issues.iter().take(5) {
+                        println!("  issue: {e}");
+                    }
+                }
+                println!(
+                    "{path}: read {:.1} MB in {:.3} s ({:.0} MB/s)",
+                    size as f64 / 1e6,
+                    secs,
+                    size as f64 / 1e6 / secs
+                );
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                status = 2;
+            }
+        }
+    }
+    std::process::exit(status);
+}

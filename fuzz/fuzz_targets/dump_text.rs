@@ -1,0 +1,62 @@
+//! Fuzzes the plain-text readers (`bpftool map dump` with and without BTF): any bytes
+//! must read or fail with a positioned error, never panic; every position must lie in
+//! the input with the right line number; reading through tiny windows must give what
+//! reading in place gives.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mapsleuth_dump::{read_bytes, Dump, DumpError, DumpFormat, Position, ReadOptions};
+
+fn check_pos(data: &[u8], p: Position) {
+    let at = p.offset as usize;
+    assert!(at <= data.len());
+    let line = data[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    assert_eq!(p.line, line);
+}
+
+fn summary(data: &[u8], r: &Result<Vec<Dump>, DumpError>) -> String {
+    match r {
+        Err(e) => {
+            if let Some(p) = e.pos {
+                check_pos(data, p);
+            }
+            format!("error {e}")
+        }
+        Ok(dumps) => {
+            let mut s = String::new();
+            for d in dumps {
+                for e in &d.issues {
+                    check_pos(data, e.pos.expect("issues have positions"));
+                    s += &format!("issue {e}\n");
+                }
+                for e in d.entries() {
+                    check_pos(data, e.position());
+                    s += &format!(
+                        "{:?} {:?} {:?} {:?} {:?}\n",
+                        e.position(),
+                        e.key(),
+                        e.values().collect::<Vec<_>>(),
+                        e.lookup_error(),
+                        e.formatted_json()
+                    );
+                }
+                s += &format!("{:?} {:?}\n", d.meta, d.found_elements);
+            }
+            s
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    for format in [Some(DumpFormat::Text), Some(DumpFormat::BtfText), None] {
+        let opts = ReadOptions {
+            format,
+            ..ReadOptions::default()
+        };
+        let whole = read_bytes(data, "fuzz", &opts);
+        let a = summary(data, &whole);
+        let windowed = mapsleuth_dump::fuzz_read_windowed(data, 7, 16, &opts);
+        let b = summary(data, &windowed);
+        assert_eq!(a, b);
+    }
+});
