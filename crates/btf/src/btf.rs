@@ -51,7 +51,10 @@ impl<'a> Btf<'a> {
         let types = &data[types_at..types_at + header.type_len as usize];
         let strings = &data[strings_at..strings_at + header.str_len as usize];
         if base.is_none() && !strings.is_empty() && strings[0] != 0 {
-            return Err(BtfError::at(strings_at, ErrorKind::Invalid("string section does not start with an empty string".into())));
+            return Err(BtfError::at(
+                strings_at,
+                ErrorKind::Invalid("string section does not start with an empty string".into()),
+            ));
         }
         if strings.last().is_some_and(|&b| b != 0) {
             return Err(BtfError::at(
@@ -68,11 +71,25 @@ impl<'a> Btf<'a> {
         while pos < types.len() {
             let id = first_id as usize + offsets.len();
             if offsets.len() >= MAX_TYPES {
-                return Err(BtfError::at(types_at + pos, ErrorKind::Limit { what: "types", limit: MAX_TYPES }));
+                return Err(BtfError::at(
+                    types_at + pos,
+                    ErrorKind::Limit {
+                        what: "types",
+                        limit: MAX_TYPES,
+                    },
+                ));
             }
-            let (_, (name_off, info, so)) = raw::parse_common(&types[pos..], header.endian).map_err(|_| {
-                BtfError::at(types_at + pos, ErrorKind::Truncated { what: "type record", need: 12 }).with_type(id as u32)
-            })?;
+            let (_, (name_off, info, so)) = raw::parse_common(&types[pos..], header.endian)
+                .map_err(|_| {
+                    BtfError::at(
+                        types_at + pos,
+                        ErrorKind::Truncated {
+                            what: "type record",
+                            need: 12,
+                        },
+                    )
+                    .with_type(id as u32)
+                })?;
             let common = raw::split_info(name_off, info, so).map_err(|k| {
                 BtfError::at(types_at + pos + 4, ErrorKind::UnknownKind(k)).with_type(id as u32)
             })?;
@@ -160,7 +177,16 @@ impl<'a> Btf<'a> {
             let (_, t) = raw::parse_extra(rest, &c, e).ok()?;
             Some((c, t))
         };
-        parse().ok_or_else(|| BtfError::at(at, ErrorKind::Truncated { what: "type record", need: 12 }).with_type(id))
+        parse().ok_or_else(|| {
+            BtfError::at(
+                at,
+                ErrorKind::Truncated {
+                    what: "type record",
+                    need: 12,
+                },
+            )
+            .with_type(id)
+        })
     }
 
     /// A string by offset (split BTF offsets continue the base's).
@@ -180,8 +206,12 @@ impl<'a> Btf<'a> {
             .iter()
             .position(|&b| b == 0)
             .ok_or_else(|| BtfError::at(self.strings_at() + local, ErrorKind::BadString(off)))?;
-        std::str::from_utf8(&bytes[..end])
-            .map_err(|_| BtfError::at(self.strings_at() + local, ErrorKind::Invalid(format!("string at offset {off} is not UTF-8"))))
+        std::str::from_utf8(&bytes[..end]).map_err(|_| {
+            BtfError::at(
+                self.strings_at() + local,
+                ErrorKind::Invalid(format!("string at offset {off} is not UTF-8")),
+            )
+        })
     }
 
     fn strings_at(&self) -> usize {
@@ -202,7 +232,8 @@ impl<'a> Btf<'a> {
         let mut out = self.base.map(|b| b.ids_named(name)).unwrap_or_default();
         let e = self.header.endian;
         for (i, &off) in self.offsets.iter().enumerate() {
-            let Ok((_, (name_off, _, _))) = raw::parse_common(&self.types[off as usize..], e) else {
+            let Ok((_, (name_off, _, _))) = raw::parse_common(&self.types[off as usize..], e)
+            else {
                 continue;
             };
             if self.string(name_off).is_ok_and(|n| n == name) {
@@ -232,7 +263,10 @@ impl<'a> Btf<'a> {
                 (Some(_), _) => continue,
                 (None, Kind::Struct | Kind::Union) => 0,
                 (None, Kind::Typedef) => 1,
-                (None, Kind::Func | Kind::Var | Kind::Datasec | Kind::DeclTag | Kind::FuncProto) => continue,
+                (
+                    None,
+                    Kind::Func | Kind::Var | Kind::Datasec | Kind::DeclTag | Kind::FuncProto,
+                ) => continue,
                 (None, Kind::Fwd) => 3,
                 (None, _) => 2,
             };
@@ -245,7 +279,10 @@ impl<'a> Btf<'a> {
             let lower = bare.to_ascii_lowercase();
             for id in 1..=self.count() {
                 if let Ok(n) = self.name_of(id) {
-                    if !n.is_empty() && n.to_ascii_lowercase().contains(&lower) && !near.contains(&n) {
+                    if !n.is_empty()
+                        && n.to_ascii_lowercase().contains(&lower)
+                        && !near.contains(&n)
+                    {
                         near.push(n);
                         if near.len() == 5 {
                             break;
@@ -258,7 +295,10 @@ impl<'a> Btf<'a> {
             } else {
                 format!(" (similar: {})", near.join(", "))
             };
-            BtfError::at(0, ErrorKind::NotFound(format!("no type named `{name}`{hint}")))
+            BtfError::at(
+                0,
+                ErrorKind::NotFound(format!("no type named `{name}`{hint}")),
+            )
         })
     }
 
@@ -272,16 +312,21 @@ impl<'a> Btf<'a> {
             let at = self.types_at + self.offsets[local] as usize;
             let err = |kind: ErrorKind| BtfError::at(at, kind).with_type(id);
             let (c, t) = self.get(id)?;
-            self.string(c.name_off).map_err(|_| err(ErrorKind::BadString(c.name_off)))?;
+            self.string(c.name_off)
+                .map_err(|_| err(ErrorKind::BadString(c.name_off)))?;
             for r in t.referenced_ids() {
                 if r > count {
                     return Err(err(ErrorKind::BadTypeId(r)));
                 }
             }
             match &t {
-                BtfType::Int { size, bits, offset, .. } => {
+                BtfType::Int {
+                    size, bits, offset, ..
+                } => {
                     if !matches!(size, 1 | 2 | 4 | 8 | 16) {
-                        return Err(err(ErrorKind::Invalid(format!("INT size {size} is not 1, 2, 4, 8 or 16"))));
+                        return Err(err(ErrorKind::Invalid(format!(
+                            "INT size {size} is not 1, 2, 4, 8 or 16"
+                        ))));
                     }
                     if u32::from(*bits) + u32::from(*offset) > size * 8 {
                         return Err(err(ErrorKind::Invalid(format!(
@@ -291,7 +336,8 @@ impl<'a> Btf<'a> {
                 }
                 BtfType::Struct { size, members } | BtfType::Union { size, members } => {
                     for (i, m) in members.iter().enumerate() {
-                        self.string(m.name_off).map_err(|_| err(ErrorKind::BadString(m.name_off)))?;
+                        self.string(m.name_off)
+                            .map_err(|_| err(ErrorKind::BadString(m.name_off)))?;
                         let msize_bits = if m.bitfield_size > 0 {
                             u64::from(m.bitfield_size)
                         } else {
@@ -311,17 +357,21 @@ impl<'a> Btf<'a> {
                 }
                 BtfType::Enum { values, .. } | BtfType::Enum64 { values, .. } => {
                     for v in values {
-                        self.string(v.name_off).map_err(|_| err(ErrorKind::BadString(v.name_off)))?;
+                        self.string(v.name_off)
+                            .map_err(|_| err(ErrorKind::BadString(v.name_off)))?;
                     }
                 }
                 BtfType::FuncProto { params, .. } => {
                     for p in params {
-                        self.string(p.name_off).map_err(|_| err(ErrorKind::BadString(p.name_off)))?;
+                        self.string(p.name_off)
+                            .map_err(|_| err(ErrorKind::BadString(p.name_off)))?;
                     }
                 }
                 BtfType::Func { proto, .. } => {
                     if !matches!(self.get(*proto), Ok((_, BtfType::FuncProto { .. }))) {
-                        return Err(err(ErrorKind::Invalid(format!("FUNC points at type {proto}, not a FUNC_PROTO"))));
+                        return Err(err(ErrorKind::Invalid(format!(
+                            "FUNC points at type {proto}, not a FUNC_PROTO"
+                        ))));
                     }
                 }
                 BtfType::Array { elem, .. } => {
@@ -352,7 +402,9 @@ impl<'a> Btf<'a> {
                 | BtfType::Enum64 { size, .. }
                 | BtfType::Float { size }
                 | BtfType::Datasec { size, .. } => return Ok(mult.saturating_mul(u64::from(size))),
-                BtfType::Ptr { .. } => return Ok(mult.saturating_mul(u64::from(self.pointer_size()))),
+                BtfType::Ptr { .. } => {
+                    return Ok(mult.saturating_mul(u64::from(self.pointer_size())))
+                }
                 BtfType::Array { elem, nelems, .. } => {
                     mult = mult.saturating_mul(u64::from(nelems));
                     id = elem;
@@ -412,7 +464,9 @@ impl<'a> Btf<'a> {
                 signed: encoding & raw::INT_SIGNED != 0,
                 encoding: if encoding & raw::INT_BOOL != 0 {
                     IntEncoding::Bool
-                } else if encoding & raw::INT_CHAR != 0 || name.as_deref().is_some_and(|n| n.ends_with("char")) {
+                } else if encoding & raw::INT_CHAR != 0
+                    || name.as_deref().is_some_and(|n| n.ends_with("char"))
+                {
                     IntEncoding::Char
                 } else {
                     IntEncoding::Plain
@@ -457,7 +511,16 @@ impl<'a> Btf<'a> {
                     TypeKind::Union(comp)
                 }
             }
-            BtfType::Enum { size, signed, values } | BtfType::Enum64 { size, signed, values } => {
+            BtfType::Enum {
+                size,
+                signed,
+                values,
+            }
+            | BtfType::Enum64 {
+                size,
+                signed,
+                values,
+            } => {
                 let is64 = c.kind == Kind::Enum64;
                 let mut out = Vec::with_capacity(values.len());
                 for v in values {
@@ -511,8 +574,11 @@ impl<'a> Btf<'a> {
     fn int_bitfield(&self, mut id: u32) -> Option<(u32, u32)> {
         for _ in 0..=mapsleuth_layout::MAX_DEPTH {
             match self.get(id).ok()?.1 {
-                BtfType::Int { size, bits, offset, .. } => {
-                    return (u32::from(bits) < size * 8 || offset != 0).then_some((u32::from(bits), u32::from(offset)));
+                BtfType::Int {
+                    size, bits, offset, ..
+                } => {
+                    return (u32::from(bits) < size * 8 || offset != 0)
+                        .then_some((u32::from(bits), u32::from(offset)));
                 }
                 BtfType::Typedef { type_id }
                 | BtfType::Volatile { type_id }
@@ -559,7 +625,8 @@ impl<'a> Btf<'a> {
             match (&t, want) {
                 (BtfType::Ptr { type_id }, _) => stack.push((*type_id, SHALLOW)),
                 (_, FULL) => stack.extend(t.referenced_ids().into_iter().map(|r| (r, FULL))),
-                (BtfType::Struct { .. } | BtfType::Union { .. } | BtfType::FuncProto { .. }, _) => {}
+                (BtfType::Struct { .. } | BtfType::Union { .. } | BtfType::FuncProto { .. }, _) => {
+                }
                 _ => stack.extend(t.referenced_ids().into_iter().map(|r| (r, SHALLOW))),
             }
         }
@@ -597,4 +664,3 @@ impl<'a> Btf<'a> {
         }
     }
 }
-

@@ -52,8 +52,12 @@ pub struct BtfCheck {
     pub btf_path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub btf_bytes: Option<u64>,
+    /// Types the checked BTF defines itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub types: Option<u32>,
+    /// For split BTF: types of the base it continues.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_types: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub byte_order: Option<String>,
     /// Each well-known type and whether it is there.
@@ -85,6 +89,7 @@ pub fn check_system(root: &Path) -> BtfCheck {
         btf_path: None,
         btf_bytes: None,
         types: None,
+        base_types: None,
         byte_order: None,
         well_known: Vec::new(),
         modules: Vec::new(),
@@ -138,15 +143,19 @@ pub fn check_system(root: &Path) -> BtfCheck {
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
     names.sort();
-    for p in names.into_iter().filter(|p| p.file_name().is_some_and(|n| n != "vmlinux")) {
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let result = std::fs::read(&p)
-            .map_err(|e| e.to_string())
-            .and_then(|d| {
-                Btf::parse_split(&d, &base)
-                    .and_then(|m| m.validate().map(|_| m.count() - base.count()))
-                    .map_err(|e| e.to_string())
-            });
+    for p in names
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n != "vmlinux"))
+    {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let result = std::fs::read(&p).map_err(|e| e.to_string()).and_then(|d| {
+            Btf::parse_split(&d, &base)
+                .and_then(|m| m.validate().map(|_| m.count() - base.count()))
+                .map_err(|e| e.to_string())
+        });
         match result {
             Ok(n) => c.modules.push(ModuleCheck {
                 name,
@@ -169,7 +178,12 @@ pub fn check_system(root: &Path) -> BtfCheck {
             }
         }
     }
-    if c.modules.is_empty() && c.kernel_config.as_ref().and_then(|k| k.debug_info_btf_modules) != Some(false) {
+    if c.modules.is_empty()
+        && c.kernel_config
+            .as_ref()
+            .and_then(|k| k.debug_info_btf_modules)
+            != Some(false)
+    {
         // Built-in drivers only, or module BTF disabled: worth a note, not a warning.
         c.findings.push(finding(
             "B010",
@@ -190,6 +204,7 @@ pub fn check_file(path: &str, base_path: Option<&str>) -> BtfCheck {
         btf_path: Some(path.to_string()),
         btf_bytes: None,
         types: None,
+        base_types: None,
         byte_order: None,
         well_known: Vec::new(),
         modules: Vec::new(),
@@ -217,7 +232,13 @@ pub fn check_file(path: &str, base_path: Option<&str>) -> BtfCheck {
     let base_bytes = match base_path.map(BtfBytes::read).transpose() {
         Ok(b) => b,
         Err(e) => {
-            c.findings.push(finding("B002", Severity::Error, base_path.unwrap_or(path), format!("base BTF: {e}"), "pass the vmlinux BTF the module was built against"));
+            c.findings.push(finding(
+                "B002",
+                Severity::Error,
+                base_path.unwrap_or(path),
+                format!("base BTF: {e}"),
+                "pass the vmlinux BTF the module was built against",
+            ));
             c.verdict = "not usable: the base BTF is unreadable".into();
             return c;
         }
@@ -225,7 +246,13 @@ pub fn check_file(path: &str, base_path: Option<&str>) -> BtfCheck {
     let base = match base_bytes.as_ref().map(|b| Btf::parse(&b.data)).transpose() {
         Ok(b) => b,
         Err(e) => {
-            c.findings.push(finding("B002", Severity::Error, base_path.unwrap_or(path), format!("base BTF does not parse: {e}"), "pass the vmlinux BTF the module was built against"));
+            c.findings.push(finding(
+                "B002",
+                Severity::Error,
+                base_path.unwrap_or(path),
+                format!("base BTF does not parse: {e}"),
+                "pass the vmlinux BTF the module was built against",
+            ));
             c.verdict = "not usable: the base BTF is unreadable".into();
             return c;
         }
@@ -249,7 +276,10 @@ pub fn check_file(path: &str, base_path: Option<&str>) -> BtfCheck {
             return c;
         }
     };
-    if matches!(bytes.container, Container::Elf { .. }) && btf.ids_named("task_struct").is_empty() && !bytes.legacy_maps.is_empty() {
+    if matches!(bytes.container, Container::Elf { .. })
+        && btf.ids_named("task_struct").is_empty()
+        && !bytes.legacy_maps.is_empty()
+    {
         // A BPF object with legacy maps: still program BTF.
     }
     let host_big = cfg!(target_endian = "big");
@@ -263,6 +293,10 @@ pub fn check_file(path: &str, base_path: Option<&str>) -> BtfCheck {
         ));
     }
     inspect_kernel_btf(&btf, path, &mut c);
+    if let Some(b) = &base {
+        c.base_types = Some(b.count());
+        c.types = Some(btf.count() - b.count());
+    }
     finish(&mut c);
     c
 }
@@ -277,7 +311,12 @@ fn inspect_kernel_btf(btf: &Btf, path: &str, c: &mut BtfCheck) {
             .any(|id| matches!(btf.get(id), Ok((_, crate::BtfType::Struct { .. }))));
         c.well_known.push((name.to_string(), present));
     }
-    let missing: Vec<&str> = c.well_known.iter().filter(|(_, p)| !p).map(|(n, _)| n.as_str()).collect();
+    let missing: Vec<&str> = c
+        .well_known
+        .iter()
+        .filter(|(_, p)| !p)
+        .map(|(n, _)| n.as_str())
+        .collect();
     if missing.len() == WELL_KNOWN.len() {
         c.findings.push(finding(
             "B008",
@@ -307,14 +346,22 @@ fn finish(c: &mut BtfCheck) {
         _ => CoreVerdict::Works,
     };
     c.verdict = match c.co_re {
-        CoreVerdict::Works => format!(
-            "CO-RE can work: kernel BTF with {} types, {} module BTF{}",
-            c.types.unwrap_or(0),
-            c.modules.len(),
-            if c.modules.len() == 1 { "" } else { "s" }
-        ),
+        CoreVerdict::Works => match c.base_types {
+            Some(base) => format!(
+                "CO-RE can work: split BTF with {} types of its own on a base of {base}",
+                c.types.unwrap_or(0)
+            ),
+            None => format!(
+                "CO-RE can work: kernel BTF with {} types, {} module BTF{}",
+                c.types.unwrap_or(0),
+                c.modules.len(),
+                if c.modules.len() == 1 { "" } else { "s" }
+            ),
+        },
         CoreVerdict::Limited => "CO-RE can work with limits: see the warnings".into(),
-        CoreVerdict::No if not_kernel => "not kernel BTF: fine for reading program types, not a CO-RE base".into(),
+        CoreVerdict::No if not_kernel => {
+            "not kernel BTF: fine for reading program types, not a CO-RE base".into()
+        }
         CoreVerdict::No => "CO-RE cannot work: see the errors".into(),
     };
 }
@@ -338,7 +385,11 @@ fn read_kernel_config(root: &Path, c: &mut BtfCheck) {
         };
         let opt = |name: &str| -> Option<bool> {
             for line in text.lines() {
-                if line.strip_prefix(name).and_then(|r| r.strip_prefix('=')).is_some_and(|v| v == "y" || v == "m") {
+                if line
+                    .strip_prefix(name)
+                    .and_then(|r| r.strip_prefix('='))
+                    .is_some_and(|v| v == "y" || v == "m")
+                {
                     return Some(true);
                 }
                 if line == format!("# {name} is not set") {

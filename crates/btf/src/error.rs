@@ -80,7 +80,10 @@ impl fmt::Display for BtfError {
         if let Some(p) = &self.path {
             write!(f, "{p}: ")?;
         }
-        let located = !matches!(self.kind, ErrorKind::Io(_) | ErrorKind::Layout(_) | ErrorKind::Elf(_) | ErrorKind::NotFound(_));
+        let located = !matches!(
+            self.kind,
+            ErrorKind::Io(_) | ErrorKind::Layout(_) | ErrorKind::Elf(_) | ErrorKind::NotFound(_)
+        );
         if located {
             if self.file_offset > 0 {
                 write!(

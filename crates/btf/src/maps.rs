@@ -93,7 +93,11 @@ pub fn map_type_name(t: u32) -> &'static str {
 
 /// Every map the object defines, BTF-defined ones first (in section order), then
 /// legacy ones.
-pub fn discover_maps(btf: &Btf, table: &TypeTable, legacy: &[LegacyMap]) -> Result<Vec<MapDef>, BtfError> {
+pub fn discover_maps(
+    btf: &Btf,
+    table: &TypeTable,
+    legacy: &[LegacyMap],
+) -> Result<Vec<MapDef>, BtfError> {
     let mut out = Vec::new();
     for id in btf.ids_named(".maps") {
         let (_, BtfType::Datasec { vars, .. }) = btf.get(id)? else {
@@ -149,7 +153,13 @@ pub fn discover_maps(btf: &Btf, table: &TypeTable, legacy: &[LegacyMap]) -> Resu
 }
 
 /// Reads one map-definition struct (`struct { __uint(type, ...); ... }`).
-fn map_from_struct(btf: &Btf, table: &TypeTable, struct_id: u32, name: String, depth: u32) -> Result<MapDef, BtfError> {
+fn map_from_struct(
+    btf: &Btf,
+    table: &TypeTable,
+    struct_id: u32,
+    name: String,
+    depth: u32,
+) -> Result<MapDef, BtfError> {
     let resolved = table.resolve(struct_id)?;
     let mut def = MapDef {
         name,
@@ -190,9 +200,26 @@ fn map_from_struct(btf: &Btf, table: &TypeTable, struct_id: u32, name: String, d
                 // `__array(values, struct inner)`: an array of pointers to the inner
                 // map's definition.
                 if let Ok((_, BtfType::Array { elem, .. })) = btf.get(table.resolve(m.type_id)?) {
-                    if let Some(inner) = pointee(btf, elem)? {
+                    // Prog arrays use the same macro with function prototypes; only a
+                    // struct is an inner map's definition.
+                    let inner = pointee(btf, elem)?.filter(|&p| {
+                        table
+                            .resolve(p)
+                            .ok()
+                            .and_then(|r| table.get(r).ok())
+                            .is_some_and(|t| {
+                                matches!(t.kind, mapsleuth_layout::TypeKind::Struct(_))
+                            })
+                    });
+                    if let Some(inner) = inner {
                         let inner_name = table.type_name(inner);
-                        def.inner = Some(Box::new(map_from_struct(btf, table, inner, inner_name, depth + 1)?));
+                        def.inner = Some(Box::new(map_from_struct(
+                            btf,
+                            table,
+                            inner,
+                            inner_name,
+                            depth + 1,
+                        )?));
                     }
                 }
             }

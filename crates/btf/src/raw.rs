@@ -307,7 +307,8 @@ pub fn endian_of(data: &[u8]) -> Option<Endianness> {
 fn header_fields(e: Endianness) -> impl Fn(&[u8]) -> IResult<&[u8], Header> {
     move |i| {
         let (i, (_magic, version, flags, hdr_len)) = (nu16(e), nu8, nu8, nu32(e)).parse(i)?;
-        let (i, (type_off, type_len, str_off, str_len)) = (nu32(e), nu32(e), nu32(e), nu32(e)).parse(i)?;
+        let (i, (type_off, type_len, str_off, str_len)) =
+            (nu32(e), nu32(e), nu32(e), nu32(e)).parse(i)?;
         Ok((
             i,
             Header {
@@ -346,7 +347,10 @@ pub fn parse_header(data: &[u8]) -> Result<Header, BtfError> {
         return Err(BtfError::at(2, ErrorKind::UnsupportedVersion(h.version)));
     }
     if h.hdr_len < 24 {
-        return Err(BtfError::at(4, ErrorKind::BadHeader("hdr_len is smaller than 24 bytes".into())));
+        return Err(BtfError::at(
+            4,
+            ErrorKind::BadHeader("hdr_len is smaller than 24 bytes".into()),
+        ));
     }
     let end = |off: u32, len: u32| u64::from(h.hdr_len) + u64::from(off) + u64::from(len);
     if end(h.type_off, h.type_len) > data.len() as u64 {
@@ -372,7 +376,10 @@ pub fn parse_header(data: &[u8]) -> Result<Header, BtfError> {
         ));
     }
     if h.type_off % 4 != 0 {
-        return Err(BtfError::at(8, ErrorKind::BadHeader("type section is not 4-byte aligned".into())));
+        return Err(BtfError::at(
+            8,
+            ErrorKind::BadHeader("type section is not 4-byte aligned".into()),
+        ));
     }
     Ok(h)
 }
@@ -419,7 +426,14 @@ pub fn parse_extra<'a>(i: &'a [u8], c: &Common, e: Endianness) -> IResult<&'a [u
         Kind::Ptr => Ok((i, BtfType::Ptr { type_id: so })),
         Kind::Array => {
             let (i, (elem, index, nelems)) = (nu32(e), nu32(e), nu32(e)).parse(i)?;
-            Ok((i, BtfType::Array { elem, index, nelems }))
+            Ok((
+                i,
+                BtfType::Array {
+                    elem,
+                    index,
+                    nelems,
+                },
+            ))
         }
         Kind::Struct | Kind::Union => {
             let kf = c.kind_flag;
@@ -447,12 +461,23 @@ pub fn parse_extra<'a>(i: &'a [u8], c: &Common, e: Endianness) -> IResult<&'a [u
             let (i, values) = count(
                 (nu32(e), le_i32(e)).map(move |(name_off, v)| RawEnumValue {
                     name_off,
-                    value: if signed { v as i64 as u64 } else { v as u32 as u64 },
+                    value: if signed {
+                        v as i64 as u64
+                    } else {
+                        v as u32 as u64
+                    },
                 }),
                 c.vlen,
             )
             .parse(i)?;
-            Ok((i, BtfType::Enum { size: so, signed, values }))
+            Ok((
+                i,
+                BtfType::Enum {
+                    size: so,
+                    signed,
+                    values,
+                },
+            ))
         }
         Kind::Enum64 => {
             let (i, values) = count(
@@ -495,11 +520,21 @@ pub fn parse_extra<'a>(i: &'a [u8], c: &Common, e: Endianness) -> IResult<&'a [u
         }
         Kind::Var => {
             let (i, linkage) = nu32(e)(i)?;
-            Ok((i, BtfType::Var { type_id: so, linkage }))
+            Ok((
+                i,
+                BtfType::Var {
+                    type_id: so,
+                    linkage,
+                },
+            ))
         }
         Kind::Datasec => {
             let (i, vars) = count(
-                (nu32(e), nu32(e), nu32(e)).map(|(type_id, offset, size)| RawSecInfo { type_id, offset, size }),
+                (nu32(e), nu32(e), nu32(e)).map(|(type_id, offset, size)| RawSecInfo {
+                    type_id,
+                    offset,
+                    size,
+                }),
                 c.vlen,
             )
             .parse(i)?;

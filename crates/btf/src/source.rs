@@ -76,7 +76,8 @@ impl BtfBytes {
             .in_file(path, 0));
         }
         let elf_err = |msg: String| BtfError::at(0, ErrorKind::Elf(msg)).in_file(path, 0);
-        let file = object::File::parse(bytes).map_err(|e| elf_err(format!("not a readable ELF file: {e}")))?;
+        let file = object::File::parse(bytes)
+            .map_err(|e| elf_err(format!("not a readable ELF file: {e}")))?;
         let section = file
             .section_by_name(".BTF")
             .ok_or_else(|| elf_err("the ELF file has no .BTF section (compile with clang -g, or use a kernel built with CONFIG_DEBUG_INFO_BTF=y)".into()))?;
@@ -98,13 +99,20 @@ impl BtfBytes {
             }
         }
         let data: Cow<[u8]> = section.uncompressed_data().map_err(|e| {
-            BtfError::at(0, ErrorKind::Elf(format!(".BTF section at file offset {file_offset:#x}: {e}")))
-                .in_file(path, file_offset as usize)
+            BtfError::at(
+                0,
+                ErrorKind::Elf(format!(".BTF section at file offset {file_offset:#x}: {e}")),
+            )
+            .in_file(path, file_offset as usize)
         })?;
         let description = format!(
             "ELF{} {}-endian {:?}",
             if file.is_64() { 64 } else { 32 },
-            if file.is_little_endian() { "little" } else { "big" },
+            if file.is_little_endian() {
+                "little"
+            } else {
+                "big"
+            },
             file.architecture()
         );
         let legacy_maps = legacy_maps(&file).map_err(elf_err)?;
@@ -134,7 +142,11 @@ fn legacy_maps(file: &object::File) -> Result<Vec<LegacyMap>, String> {
     let little = file.is_little_endian();
     let u32_at = |d: &[u8], i: usize| -> Option<u32> {
         let b: [u8; 4] = d.get(i..i + 4)?.try_into().ok()?;
-        Some(if little { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
+        Some(if little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
     };
     let mut out = Vec::new();
     for sym in file.symbols() {

@@ -46,7 +46,12 @@ fn bpftool_json(btf: &Btf, id: u32) -> Value {
     let mut v = json!({"id": id, "kind": c.kind.name(), "name": name(btf, c.name_off)});
     let o = v.as_object_mut().unwrap();
     match t {
-        BtfType::Int { size, encoding, offset, bits } => {
+        BtfType::Int {
+            size,
+            encoding,
+            offset,
+            bits,
+        } => {
             o.insert("size".into(), json!(size));
             o.insert("bits_offset".into(), json!(offset));
             o.insert("nr_bits".into(), json!(bits));
@@ -66,7 +71,11 @@ fn bpftool_json(btf: &Btf, id: u32) -> Value {
         | BtfType::TypeTag { type_id } => {
             o.insert("type_id".into(), json!(type_id));
         }
-        BtfType::Array { elem, index, nelems } => {
+        BtfType::Array {
+            elem,
+            index,
+            nelems,
+        } => {
             o.insert("type_id".into(), json!(elem));
             o.insert("index_type_id".into(), json!(index));
             o.insert("nr_elems".into(), json!(nelems));
@@ -86,9 +95,21 @@ fn bpftool_json(btf: &Btf, id: u32) -> Value {
                 .collect();
             o.insert("members".into(), json!(ms));
         }
-        BtfType::Enum { size, signed, values } | BtfType::Enum64 { size, signed, values } => {
+        BtfType::Enum {
+            size,
+            signed,
+            values,
+        }
+        | BtfType::Enum64 {
+            size,
+            signed,
+            values,
+        } => {
             let is64 = c.kind == mapsleuth_btf::Kind::Enum64;
-            o.insert("encoding".into(), json!(if signed { "SIGNED" } else { "UNSIGNED" }));
+            o.insert(
+                "encoding".into(),
+                json!(if signed { "SIGNED" } else { "UNSIGNED" }),
+            );
             o.insert("size".into(), json!(size));
             o.insert("vlen".into(), json!(values.len()));
             let vs: Vec<Value> = values
@@ -111,7 +132,10 @@ fn bpftool_json(btf: &Btf, id: u32) -> Value {
             o.insert("values".into(), json!(vs));
         }
         BtfType::Fwd { union } => {
-            o.insert("fwd_kind".into(), json!(if union { "union" } else { "struct" }));
+            o.insert(
+                "fwd_kind".into(),
+                json!(if union { "union" } else { "struct" }),
+            );
         }
         BtfType::Func { proto, linkage: l } => {
             o.insert("type_id".into(), json!(proto));
@@ -126,7 +150,10 @@ fn bpftool_json(btf: &Btf, id: u32) -> Value {
                 .collect();
             o.insert("params".into(), json!(ps));
         }
-        BtfType::Var { type_id, linkage: l } => {
+        BtfType::Var {
+            type_id,
+            linkage: l,
+        } => {
             o.insert("type_id".into(), json!(type_id));
             o.insert("linkage".into(), json!(linkage(l)));
         }
@@ -142,7 +169,10 @@ fn bpftool_json(btf: &Btf, id: u32) -> Value {
         BtfType::Float { size } => {
             o.insert("size".into(), json!(size));
         }
-        BtfType::DeclTag { type_id, component_idx } => {
+        BtfType::DeclTag {
+            type_id,
+            component_idx,
+        } => {
             o.insert("type_id".into(), json!(type_id));
             o.insert("component_idx".into(), json!(component_idx));
         }
@@ -163,8 +193,13 @@ fn compare(btf: &Btf, oracle: &Value, what: &str) -> usize {
     // The whole graph converts to the layout model, and every struct lays out.
     let table = btf.to_table().unwrap();
     for (id, t) in table.iter() {
-        if matches!(t.kind, mapsleuth_layout::TypeKind::Struct(_) | mapsleuth_layout::TypeKind::Union(_)) {
-            table.layout(id).unwrap_or_else(|e| panic!("{what}: layout of {id}: {e}"));
+        if matches!(
+            t.kind,
+            mapsleuth_layout::TypeKind::Struct(_) | mapsleuth_layout::TypeKind::Union(_)
+        ) {
+            table
+                .layout(id)
+                .unwrap_or_else(|e| panic!("{what}: layout of {id}: {e}"));
         }
     }
     types.len()
@@ -199,9 +234,21 @@ fn big_endian_objects_are_read_as_big_endian() {
     let be = BtfBytes::read(corpus("bpf/types.bpfeb.o").to_str().unwrap()).unwrap();
     let btf = Btf::parse(&be.data).unwrap();
     assert_eq!(btf.byte_order(), mapsleuth_layout::ByteOrder::Big);
-    assert!(matches!(be.container, mapsleuth_btf::Container::Elf { compressed: false, .. }));
+    assert!(matches!(
+        be.container,
+        mapsleuth_btf::Container::Elf {
+            compressed: false,
+            ..
+        }
+    ));
     let z = BtfBytes::read(corpus("btf/types.bpfeb.btf-zlib.o").to_str().unwrap()).unwrap();
-    assert!(matches!(z.container, mapsleuth_btf::Container::Elf { compressed: true, .. }));
+    assert!(matches!(
+        z.container,
+        mapsleuth_btf::Container::Elf {
+            compressed: true,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -223,7 +270,10 @@ fn vmlinux_and_split_module_match_bpftool() {
     let l = table.layout(id).unwrap();
     let buckets = &l.members[0];
     assert_eq!(buckets.type_name, "struct hlist_head[4]");
-    assert!(buckets.type_id < split.first_id(), "array type lives in the base");
+    assert!(
+        buckets.type_id < split.first_id(),
+        "array type lives in the base"
+    );
     assert_eq!(buckets.size, 32);
     // Without its base, split BTF is an error, not garbage.
     assert!(Btf::parse(&split_bytes).and_then(|b| b.validate()).is_err());

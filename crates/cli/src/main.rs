@@ -21,6 +21,7 @@ const AFTER: &str = "Examples:
   mapsleuth btf show task_struct --btf /sys/kernel/btf/vmlinux
   mapsleuth btf maps --btf prog.bpf.o                the maps an object defines
   mapsleuth btf check                                can CO-RE work on this machine?
+  mapsleuth go show main.Event --go-bin ./app        the Go side of the same struct
 
 Exit status: 0 success, 1 findings at or above --fail-on, 2 bad usage or unreadable input.";
 
@@ -48,6 +49,9 @@ enum Command {
     /// Read BTF: type layouts, type lists, map definitions, BTF health.
     #[command(subcommand)]
     Btf(cmd::btf::BtfCommand),
+    /// Read a Go binary's DWARF: struct layouts as the Go compiler laid them out.
+    #[command(subcommand)]
+    Go(cmd::go::GoCommand),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
     let mut out = Out::new(cli.format, cli.color, cli.quiet, cli.verbose);
     let result = match cli.command {
         Command::Btf(c) => cmd::btf::run(c, &mut out),
+        Command::Go(c) => cmd::go::run(c, &mut out),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "mapsleuth", &mut out.stdout);
             Ok(0)

@@ -41,7 +41,9 @@ impl Out {
         let color = match color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && stdout.is_terminal(),
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && stdout.is_terminal()
+            }
         };
         Out {
             format,
@@ -73,7 +75,10 @@ impl Out {
         Ok(())
     }
 
-    pub fn ndjson<T: Serialize>(&mut self, rows: impl IntoIterator<Item = T>) -> anyhow::Result<()> {
+    pub fn ndjson<T: Serialize>(
+        &mut self,
+        rows: impl IntoIterator<Item = T>,
+    ) -> anyhow::Result<()> {
         for r in rows {
             serde_json::to_writer(&mut self.stdout, &r)?;
             writeln!(self.stdout)?;

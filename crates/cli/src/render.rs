@@ -44,7 +44,10 @@ pub fn layout_text(table: &TypeTable, l: &Layout) -> String {
             last_cacheline = cacheline;
             let boundary = cacheline * 64;
             if m.offset == boundary {
-                let _ = writeln!(s, "\t/* --- cacheline {cacheline} boundary ({boundary} bytes) --- */");
+                let _ = writeln!(
+                    s,
+                    "\t/* --- cacheline {cacheline} boundary ({boundary} bytes) --- */"
+                );
             } else {
                 let _ = writeln!(
                     s,
@@ -53,16 +56,23 @@ pub fn layout_text(table: &TypeTable, l: &Layout) -> String {
                 );
             }
         }
-        let (ty, mut name) = split_declarator(&m.type_name, &m.name, go);
-        let pos = match &m.bitfield {
-            Some(b) => {
-                name = format!("{name}:{}", b.bits);
-                format!("/* {:>5}:{:>2} {:>2} */", b.unit_offset, b.bit_in_unit, b.unit_size)
-            }
-            None => format!("/* {:>5} {:>5} */", m.offset, m.size),
-        };
-        let embedded = if m.embedded { " /* embedded */" } else { "" };
-        let _ = writeln!(s, "\t{ty:<26} {:<21} {pos}{embedded}", format!("{name};"));
+        if let Some(inline) = anonymous_aggregate(table, m.type_id) {
+            write_inline(&mut s, table, inline, m.offset_bits, &m.name, m.size, 1, go);
+        } else {
+            let (ty, mut name) = split_declarator(&m.type_name, &m.name, go);
+            let pos = match &m.bitfield {
+                Some(b) => {
+                    name = format!("{name}:{}", b.bits);
+                    format!(
+                        "/* {:>5}:{:>2} {:>2} */",
+                        b.unit_offset, b.bit_in_unit, b.unit_size
+                    )
+                }
+                None => format!("/* {:>5} {:>5} */", m.offset, m.size),
+            };
+            let embedded = if m.embedded { " /* embedded */" } else { "" };
+            let _ = writeln!(s, "\t{ty:<26} {:<21} {pos}{embedded}", format!("{name};"));
+        }
         if let Ok(inner) = table.layout(m.type_id) {
             if inner.trailing_padding > 0 && m.bitfield.is_none() {
                 let _ = writeln!(
@@ -102,7 +112,11 @@ pub fn layout_text(table: &TypeTable, l: &Layout) -> String {
     }
     if !bit_holes.is_empty() {
         let bits: u64 = bit_holes.iter().map(|h| h.size_bits % 8).sum();
-        let _ = writeln!(s, "\t/* bit holes: {}, sum bit holes: {bits} bits */", bit_holes.len());
+        let _ = writeln!(
+            s,
+            "\t/* bit holes: {}, sum bit holes: {bits} bits */",
+            bit_holes.len()
+        );
     }
     if l.trailing_padding > 0 {
         let _ = writeln!(s, "\t/* padding: {} */", l.trailing_padding);
@@ -121,6 +135,78 @@ pub fn layout_text(table: &TypeTable, l: &Layout) -> String {
     }
     s.push_str("};\n");
     s
+}
+
+/// The struct or union a member's type is, when it has no name of its own: pahole
+/// prints those inline.
+fn anonymous_aggregate(table: &TypeTable, id: u32) -> Option<u32> {
+    let ty = table.get(id).ok()?;
+    match &ty.kind {
+        TypeKind::Struct(_) | TypeKind::Union(_) if ty.name.is_none() => Some(id),
+        _ => None,
+    }
+}
+
+/// An anonymous struct or union member, expanded in place with absolute offsets.
+#[allow(clippy::too_many_arguments)]
+fn write_inline(
+    s: &mut String,
+    table: &TypeTable,
+    id: u32,
+    base_bits: u64,
+    name: &str,
+    size: u64,
+    level: usize,
+    go: bool,
+) {
+    let tabs = "\t".repeat(level);
+    let Ok(ty) = table.get(id) else { return };
+    let (keyword, comp) = match &ty.kind {
+        TypeKind::Struct(c) => ("struct", c),
+        TypeKind::Union(c) => ("union", c),
+        _ => return,
+    };
+    let _ = writeln!(s, "{tabs}{keyword} {{");
+    let inner_tabs = "\t".repeat(level + 1);
+    let width = 26usize.saturating_sub(8 * level).max(1);
+    for m in &comp.members {
+        let off = base_bits + m.offset_bits;
+        let msize = table.size_of(m.ty).unwrap_or(0);
+        let mname = m.name.clone().unwrap_or_default();
+        if level < mapsleuth_layout::MAX_DEPTH as usize {
+            if let Some(inner) = anonymous_aggregate(table, m.ty) {
+                write_inline(s, table, inner, off, &mname, msize, level + 1, go);
+                continue;
+            }
+        }
+        let (tyname, mut decl) = split_declarator(&table.type_name(m.ty), &mname, go);
+        let pos = match m.bitfield_bits {
+            Some(bits) => {
+                decl = format!("{decl}:{bits}");
+                let unit = msize.max(1) * 8;
+                let start = off - off % unit;
+                format!("/* {:>5}:{:>2} {:>2} */", start / 8, off - start, msize)
+            }
+            None => format!("/* {:>5} {:>5} */", off / 8, msize),
+        };
+        let _ = writeln!(
+            s,
+            "{inner_tabs}{tyname:<width$} {:<21} {pos}",
+            format!("{decl};")
+        );
+    }
+    let close = if name.is_empty() {
+        "};".to_string()
+    } else {
+        format!("}} {name};")
+    };
+    let _ = writeln!(
+        s,
+        "{tabs}{close:<w$} /* {:>5} {:>5} */",
+        base_bits / 8,
+        size,
+        w = width + 8 + 22
+    );
 }
 
 fn plural(n: u64) -> &'static str {
@@ -159,10 +245,18 @@ fn split_declarator(type_name: &str, name: &str, go: bool) -> (String, String) {
 pub fn summary_text(table: &TypeTable, id: u32, s: &TypeSummary) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", s.chain.join(" -> "));
-    let _ = writeln!(out, "\t/* kind: {}, size: {}, align: {} */", s.kind, s.size, s.align);
+    let _ = writeln!(
+        out,
+        "\t/* kind: {}, size: {}, align: {} */",
+        s.kind, s.size, s.align
+    );
     if let Ok(r) = table.resolve(id) {
         if let Ok(TypeKind::Enum { signed, .. }) = table.get(r).map(|t| &t.kind) {
-            let _ = writeln!(out, "\t/* {} */", if *signed { "signed" } else { "unsigned" });
+            let _ = writeln!(
+                out,
+                "\t/* {} */",
+                if *signed { "signed" } else { "unsigned" }
+            );
         }
     }
     for v in &s.values {

@@ -259,6 +259,17 @@ impl Index {
                     .map(|(i, _)| i),
             );
         }
+        // A bare identifier (`Event`) names the struct types called that in any
+        // package: one is an answer, several are a list to choose from.
+        if ids.is_empty() && !bare.contains(['.', '/', '[', '*']) {
+            ids.extend((0..self.entries.len()).filter(|&i| {
+                self.aggregate[i] && {
+                    let n = &self.entries[i].name;
+                    let head = &n[..n.find('[').unwrap_or(n.len())];
+                    head.rsplit('.').next() == Some(bare)
+                }
+            }));
+        }
         ids.sort_unstable();
         ids.dedup();
         let mut names: Vec<&str> = ids.iter().map(|&i| self.entries[i].name.as_str()).collect();

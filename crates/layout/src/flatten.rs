@@ -14,18 +14,29 @@ pub const MAX_LEAVES: usize = 1 << 16;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LeafKind {
-    Int { signed: bool },
+    Int {
+        signed: bool,
+    },
     Bool,
-    Char { signed: bool },
+    Char {
+        signed: bool,
+    },
     Float,
     Complex,
-    Enum { signed: bool },
+    Enum {
+        signed: bool,
+    },
     Pointer,
     /// An array of one-byte elements, kept whole: `char comm[16]` is a string,
     /// `__u8 addr[4]` and Go `[16]byte` are bytes.
-    Bytes { len: u64, text: bool },
+    Bytes {
+        len: u64,
+        text: bool,
+    },
     /// A Go string, slice, map, interface, chan or func.
-    GoOpaque { go_kind: GoKind },
+    GoOpaque {
+        go_kind: GoKind,
+    },
     /// A forward-declared or otherwise unsized type.
     Opaque,
 }
@@ -93,7 +104,9 @@ impl TypeTable {
     fn byte_element(&self, elem: TypeId) -> Result<Option<bool>, LayoutError> {
         let r = self.resolve(elem)?;
         Ok(match &self.get(r)?.kind {
-            TypeKind::Int { size: 1, encoding, .. } => Some(*encoding == IntEncoding::Char),
+            TypeKind::Int {
+                size: 1, encoding, ..
+            } => Some(*encoding == IntEncoding::Char),
             _ => None,
         })
     }
@@ -134,7 +147,11 @@ impl TypeTable {
                 let is_union = matches!(ty.kind, TypeKind::Union(_));
                 for m in &c.members {
                     let name = m.name.as_deref().unwrap_or("");
-                    let child_path = if m.embedded { path.to_string() } else { join(path, name) };
+                    let child_path = if m.embedded {
+                        path.to_string()
+                    } else {
+                        join(path, name)
+                    };
                     let offset = base_bits.saturating_add(m.offset_bits);
                     // Each union alternative gets a name; alternatives of an anonymous
                     // union are named by their own member path.
@@ -203,7 +220,10 @@ impl TypeTable {
     pub fn leaf_kind_of(&self, id: TypeId) -> Result<LeafKind, LayoutError> {
         let r = self.resolve(id)?;
         Ok(match &self.get(r)?.kind {
-            TypeKind::Int { encoding: IntEncoding::Bool, .. } => LeafKind::Bool,
+            TypeKind::Int {
+                encoding: IntEncoding::Bool,
+                ..
+            } => LeafKind::Bool,
             TypeKind::Int {
                 encoding: IntEncoding::Char,
                 signed,
@@ -259,7 +279,11 @@ impl TypeTable {
                 let mut last: Option<String> = None;
                 for m in members {
                     let name = m.name.as_deref().unwrap_or("");
-                    let child = if m.embedded { path.to_string() } else { join(path, name) };
+                    let child = if m.embedded {
+                        path.to_string()
+                    } else {
+                        join(path, name)
+                    };
                     if m.offset_bits > end {
                         out.push(PaddingRegion {
                             offset_bits: base_bits.saturating_add(end),
@@ -357,7 +381,8 @@ impl TypeTable {
                     })
                     .max()
                     .unwrap_or(0);
-                let gaps = common.unwrap_or_else(|| if total > 0 { vec![(0, total)] } else { vec![] });
+                let gaps =
+                    common.unwrap_or_else(|| if total > 0 { vec![(0, total)] } else { vec![] });
                 for (s, e) in gaps {
                     out.push(PaddingRegion {
                         offset_bits: base_bits.saturating_add(s),
@@ -432,7 +457,10 @@ mod tests {
 
     #[test]
     fn intersect_ranges() {
-        assert_eq!(intersect(&[(0, 10), (20, 30)], &[(5, 25)]), vec![(5, 10), (20, 25)]);
+        assert_eq!(
+            intersect(&[(0, 10), (20, 30)], &[(5, 25)]),
+            vec![(5, 10), (20, 25)]
+        );
         assert_eq!(intersect(&[(0, 10)], &[(10, 20)]), vec![]);
     }
 }

@@ -111,14 +111,9 @@ impl TypeTable {
             let (size_bits, bitfield) = match m.bitfield_bits {
                 Some(bits) => {
                     let unit_bits = size.saturating_mul(8).max(1);
+                    // The storage unit is the declared type, aligned to its size, even
+                    // when a packed bitfield spills out of it (pahole shows it so).
                     let unit_start = m.offset_bits - m.offset_bits % unit_bits;
-                    // A bitfield straddling its natural unit (packed structs) is placed
-                    // in the unit that starts at its first byte.
-                    let unit_start = if m.offset_bits + u64::from(bits) > unit_start + unit_bits {
-                        m.offset_bits - m.offset_bits % 8
-                    } else {
-                        unit_start
-                    };
                     (
                         u64::from(bits),
                         Some(Bitfield {
@@ -178,7 +173,11 @@ impl TypeTable {
             }
             trailing_padding = comp.size.saturating_sub(used);
         } else {
-            let widest = members.iter().map(|m| m.size_bits.div_ceil(8)).max().unwrap_or(0);
+            let widest = members
+                .iter()
+                .map(|m| m.size_bits.div_ceil(8))
+                .max()
+                .unwrap_or(0);
             trailing_padding = trailing_padding.saturating_sub(widest);
         }
         let packed = align == 1 && natural > 1;

@@ -15,8 +15,8 @@ pub use finding::{Finding, Location, Severity};
 pub use flatten::{Leaf, LeafKind, PaddingKind, PaddingRegion, MAX_LEAVES};
 pub use layout::{go_short_name, AggregateKind, Bitfield, Hole, Layout, LayoutMember};
 pub use types::{
-    ByteOrder, Composite, Dialect, EnumValue, GoKind, IntEncoding, Member, Qualifier, Target,
-    Type, TypeId, TypeKind, TypeTable, MAX_DEPTH,
+    ByteOrder, Composite, Dialect, EnumValue, GoKind, IntEncoding, Member, Qualifier, Target, Type,
+    TypeId, TypeKind, TypeTable, MAX_DEPTH,
 };
 
 use serde::Serialize;

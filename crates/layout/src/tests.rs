@@ -69,13 +69,25 @@ fn event_layout_has_hole_and_trailing_padding() {
     assert!(!l.packed);
 
     let pad = t.padding(id).unwrap();
-    let ranges: Vec<_> = pad.iter().map(|r| (r.offset_bits / 8, r.size_bits / 8, r.kind)).collect();
-    assert_eq!(ranges, vec![(4, 4, PaddingKind::Hole), (37, 3, PaddingKind::Trailing)]);
+    let ranges: Vec<_> = pad
+        .iter()
+        .map(|r| (r.offset_bits / 8, r.size_bits / 8, r.kind))
+        .collect();
+    assert_eq!(
+        ranges,
+        vec![(4, 4, PaddingKind::Hole), (37, 3, PaddingKind::Trailing)]
+    );
 
     let leaves = t.leaves(id).unwrap();
     let paths: Vec<_> = leaves.iter().map(|l| l.path.as_str()).collect();
     assert_eq!(paths, ["pid", "ts_ns", "ret", "is_exit", "comm"]);
-    assert_eq!(leaves[4].kind, LeafKind::Bytes { len: 16, text: true });
+    assert_eq!(
+        leaves[4].kind,
+        LeafKind::Bytes {
+            len: 16,
+            text: true
+        }
+    );
 }
 
 #[test]
@@ -86,7 +98,10 @@ fn go_on_386_aligns_uint64_to_four() {
     let mut t = TypeTable::new(Target::go("amd64", ByteOrder::Little, 8));
     let u64_ = int(&mut t, "uint64", 8, false);
     assert_eq!(t.align_of(u64_).unwrap(), 8);
-    let c128 = t.push(Type::new(Some("complex128".into()), TypeKind::Complex { size: 16 }));
+    let c128 = t.push(Type::new(
+        Some("complex128".into()),
+        TypeKind::Complex { size: 16 },
+    ));
     assert_eq!(t.align_of(c128).unwrap(), 8);
 }
 
@@ -128,7 +143,10 @@ fn union_padding_is_what_no_alternative_covers() {
         .iter()
         .map(|l| (l.path.as_str(), l.alternative.as_deref()))
         .collect();
-    assert_eq!(paths, [("family", None), ("v4", Some("v4")), ("v6", Some("v6"))]);
+    assert_eq!(
+        paths,
+        [("family", None), ("v4", Some("v4")), ("v6", Some("v6"))]
+    );
 }
 
 #[test]
@@ -152,7 +170,10 @@ fn bitfields_report_their_storage_unit_and_bit_hole() {
     ));
     let l = t.layout(id).unwrap();
     let dir = l.members[1].bitfield.clone().unwrap();
-    assert_eq!((dir.unit_offset, dir.unit_size, dir.bit_in_unit, dir.bits), (0, 4, 4, 1));
+    assert_eq!(
+        (dir.unit_offset, dir.unit_size, dir.bit_in_unit, dir.bits),
+        (0, 4, 4, 1)
+    );
     // Bits 5..8 of the first byte, then bytes 1..4, are a hole before `port`.
     assert_eq!(l.holes.len(), 1);
     assert_eq!((l.holes[0].offset_bits, l.holes[0].size_bits), (5, 27));
@@ -170,7 +191,13 @@ fn loops_and_bad_ids_are_errors_not_panics() {
     assert!(matches!(t.layout(a), Err(LayoutError::TooDeep { .. })));
     let bad = t.push(Type::new(None, TypeKind::Pointer { target: 999 }));
     assert_eq!(t.type_name(bad), "<bad type 999> *");
-    let huge = t.push(Type::new(None, TypeKind::Array { elem: bad, len: u64::MAX }));
+    let huge = t.push(Type::new(
+        None,
+        TypeKind::Array {
+            elem: bad,
+            len: u64::MAX,
+        },
+    ));
     assert!(matches!(t.size_of(huge), Err(LayoutError::Overflow { .. })));
 }
 
@@ -185,7 +212,13 @@ fn arrays_of_structs_repeat_their_padding_and_stop_at_the_limit() {
     assert_eq!(pad[2].container, "[1]");
     let leaves = t.leaves(arr).unwrap();
     assert_eq!(leaves[5].path, "[1].pid");
-    let big = t.push(Type::new(None, TypeKind::Array { elem: ev, len: 1 << 20 }));
+    let big = t.push(Type::new(
+        None,
+        TypeKind::Array {
+            elem: ev,
+            len: 1 << 20,
+        },
+    ));
     assert!(matches!(t.leaves(big), Err(LayoutError::TooMany { .. })));
     assert!(matches!(t.padding(big), Err(LayoutError::TooMany { .. })));
 }
@@ -193,7 +226,11 @@ fn arrays_of_structs_repeat_their_padding_and_stop_at_the_limit() {
 #[test]
 fn go_lookup_by_short_name_and_ambiguity() {
     let mut t = TypeTable::new(Target::go("amd64", ByteOrder::Little, 8));
-    for n in ["example.com/app/good.Event", "example.com/app/intbug.Event", "main.Flow"] {
+    for n in [
+        "example.com/app/good.Event",
+        "example.com/app/intbug.Event",
+        "main.Flow",
+    ] {
         t.push(Type::new(
             Some(n.into()),
             TypeKind::Struct(Composite {
@@ -202,11 +239,17 @@ fn go_lookup_by_short_name_and_ambiguity() {
             }),
         ));
     }
-    assert_eq!(t.type_name(t.lookup("good.Event").unwrap()), "example.com/app/good.Event");
+    assert_eq!(
+        t.type_name(t.lookup("good.Event").unwrap()),
+        "example.com/app/good.Event"
+    );
     assert_eq!(t.type_name(t.lookup("main.Flow").unwrap()), "main.Flow");
     match t.lookup("Event") {
         Err(LayoutError::NotFound { .. }) => {}
         other => panic!("{other:?}"),
     }
-    assert_eq!(go_short_name("example.com/app/generic.Pair[uint32,example.com/x.Y]"), "generic.Pair[uint32,example.com/x.Y]");
+    assert_eq!(
+        go_short_name("example.com/app/generic.Pair[uint32,example.com/x.Y]"),
+        "generic.Pair[uint32,example.com/x.Y]"
+    );
 }

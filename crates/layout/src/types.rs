@@ -289,14 +289,13 @@ impl TypeTable {
     }
 
     pub fn get(&self, id: TypeId) -> Result<&Type, LayoutError> {
-        self.types.get(id as usize).ok_or(LayoutError::BadTypeId(id))
+        self.types
+            .get(id as usize)
+            .ok_or(LayoutError::BadTypeId(id))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (TypeId, &Type)> {
-        self.types
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (i as TypeId, t))
+        self.types.iter().enumerate().map(|(i, t)| (i as TypeId, t))
     }
 
     /// Follows typedefs, qualifiers and type tags to the type that has a layout.
@@ -378,17 +377,65 @@ impl TypeTable {
             TypeKind::Struct(c) | TypeKind::Union(c) => {
                 let mut natural = 1u32;
                 let mut packed = false;
+                let mut end_bits = 0u64;
                 for m in &c.members {
                     let a = self.align_at(m.ty, depth + 1)?;
                     natural = natural.max(a);
                     if m.bitfield_bits.is_none() && m.offset_bits % (u64::from(a) * 8) != 0 {
                         packed = true;
                     }
+                    let bits = match m.bitfield_bits {
+                        Some(b) => u64::from(b),
+                        None => self.size_at(m.ty, depth + 1)?.saturating_mul(8),
+                    };
+                    end_bits = end_bits.max(m.offset_bits.saturating_add(bits));
                 }
                 if packed || c.size % u64::from(natural) != 0 {
                     1
-                } else {
+                } else if self.target.dialect == Dialect::Go {
+                    // Go has no alignment attributes; its trailing padding after a
+                    // zero-size last field is not one.
                     natural
+                } else {
+                    // A hole before a member, or trailing padding, that natural alignment
+                    // does not explain means an `aligned(N)` attribute. BTF does not
+                    // record N; the smallest N that explains every offset and the size is
+                    // a lower bound on it (pahole guesses the largest power of two
+                    // dividing the offset instead).
+                    let smallest = |from: u64, to: u64, natural: u32| -> u32 {
+                        let mut a = natural.max(1);
+                        while from.next_multiple_of(u64::from(a)) < to && a < 4096 {
+                            a *= 2;
+                        }
+                        if from.next_multiple_of(u64::from(a)) == to {
+                            a
+                        } else {
+                            natural
+                        }
+                    };
+                    let mut align = natural;
+                    if matches!(self.get(id)?.kind, TypeKind::Struct(_)) {
+                        let mut members: Vec<_> = c.members.iter().collect();
+                        members.sort_by_key(|m| m.offset_bits);
+                        let mut prev_end = 0u64;
+                        for m in members {
+                            let end_bits = match m.bitfield_bits {
+                                Some(b) => m.offset_bits.saturating_add(u64::from(b)),
+                                None => {
+                                    let offset = m.offset_bits / 8;
+                                    if offset > prev_end {
+                                        let a = self.align_at(m.ty, depth + 1)?;
+                                        align = align.max(smallest(prev_end, offset, a));
+                                    }
+                                    m.offset_bits.saturating_add(
+                                        self.size_at(m.ty, depth + 1)?.saturating_mul(8),
+                                    )
+                                }
+                            };
+                            prev_end = prev_end.max(end_bits.div_ceil(8));
+                        }
+                    }
+                    align.max(smallest(end_bits.div_ceil(8), c.size, natural))
                 }
             }
             TypeKind::Typedef { target }

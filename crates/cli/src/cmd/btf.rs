@@ -98,7 +98,8 @@ impl BtfInput {
         match &self.base {
             Some(base) => {
                 let base_btf = Btf::parse(&base.data).map_err(|e| locate(e, base))?;
-                let btf = Btf::parse_split(&self.main.data, &base_btf).map_err(|e| locate(e, &self.main))?;
+                let btf = Btf::parse_split(&self.main.data, &base_btf)
+                    .map_err(|e| locate(e, &self.main))?;
                 f(&btf)
             }
             None => {
@@ -112,16 +113,24 @@ impl BtfInput {
 pub fn run(cmd: BtfCommand, out: &mut Out) -> anyhow::Result<i32> {
     match cmd {
         BtfCommand::Show { type_name, input } => show(&type_name, &input, out),
-        BtfCommand::Types { input, kind, name } => types(&input, kind.as_deref(), name.as_deref(), out),
+        BtfCommand::Types { input, kind, name } => {
+            types(&input, kind.as_deref(), name.as_deref(), out)
+        }
         BtfCommand::Maps { input } => maps(&input, out),
-        BtfCommand::Check { btf, btf_base, fail_on } => check(btf.as_deref(), btf_base.as_deref(), fail_on, out),
+        BtfCommand::Check {
+            btf,
+            btf_base,
+            fail_on,
+        } => check(btf.as_deref(), btf_base.as_deref(), fail_on, out),
     }
 }
 
 fn show(type_name: &str, args: &BtfInputArgs, out: &mut Out) -> anyhow::Result<i32> {
     let input = BtfInput::read(args)?;
     input.with(|btf| {
-        let id = btf.find_type(type_name).map_err(|e| e.in_file(&args.btf, 0))?;
+        let id = btf
+            .find_type(type_name)
+            .map_err(|e| e.in_file(&args.btf, 0))?;
         let table = btf.to_table_for(&[id])?;
         match table.layout(id) {
             Ok(layout) => match out.format {
@@ -133,7 +142,9 @@ fn show(type_name: &str, args: &BtfInputArgs, out: &mut Out) -> anyhow::Result<i
                 let summary = table.describe(id)?;
                 match out.format {
                     Format::Json => out.json(&summary)?,
-                    Format::Table => write!(out.stdout, "{}", render::summary_text(&table, id, &summary))?,
+                    Format::Table => {
+                        write!(out.stdout, "{}", render::summary_text(&table, id, &summary))?
+                    }
                     _ => return Err(out.unsupported("btf show")),
                 }
             }
@@ -157,7 +168,12 @@ struct TypeRow {
     type_id: Option<u32>,
 }
 
-fn types(args: &BtfInputArgs, kind: Option<&str>, name: Option<&str>, out: &mut Out) -> anyhow::Result<i32> {
+fn types(
+    args: &BtfInputArgs,
+    kind: Option<&str>,
+    name: Option<&str>,
+    out: &mut Out,
+) -> anyhow::Result<i32> {
     let kind = kind
         .map(|k| {
             Kind::from_name(k).ok_or_else(|| {
@@ -187,9 +203,15 @@ fn types(args: &BtfInputArgs, kind: Option<&str>, name: Option<&str>, out: &mut 
             }
             use mapsleuth_btf::BtfType as T;
             let (size, vlen, type_id) = match &t {
-                T::Int { size, .. } | T::Float { size } | T::Datasec { size, .. } => (Some(u64::from(*size)), None, None),
-                T::Struct { size, members } | T::Union { size, members } => (Some(u64::from(*size)), Some(members.len()), None),
-                T::Enum { size, values, .. } | T::Enum64 { size, values, .. } => (Some(u64::from(*size)), Some(values.len()), None),
+                T::Int { size, .. } | T::Float { size } | T::Datasec { size, .. } => {
+                    (Some(u64::from(*size)), None, None)
+                }
+                T::Struct { size, members } | T::Union { size, members } => {
+                    (Some(u64::from(*size)), Some(members.len()), None)
+                }
+                T::Enum { size, values, .. } | T::Enum64 { size, values, .. } => {
+                    (Some(u64::from(*size)), Some(values.len()), None)
+                }
                 T::FuncProto { ret, params } => (None, Some(params.len()), Some(*ret)),
                 T::Array { elem, .. } => (btf.size_of(id).ok(), None, Some(*elem)),
                 other => (None, None, other.referenced_ids().first().copied()),
@@ -222,7 +244,11 @@ fn types(args: &BtfInputArgs, kind: Option<&str>, name: Option<&str>, out: &mut 
                 }
             }
             Format::Table => {
-                writeln!(out.stdout, "{:>7}  {:<10}  {:<40}  {:>8}  {:>5}  {:>7}", "ID", "KIND", "NAME", "SIZE", "VLEN", "TYPE")?;
+                writeln!(
+                    out.stdout,
+                    "{:>7}  {:<10}  {:<40}  {:>8}  {:>5}  {:>7}",
+                    "ID", "KIND", "NAME", "SIZE", "VLEN", "TYPE"
+                )?;
                 for r in &rows {
                     let name = if r.name.is_empty() { "(anon)" } else { &r.name };
                     writeln!(
@@ -326,7 +352,12 @@ fn maps(args: &BtfInputArgs, out: &mut Out) -> anyhow::Result<i32> {
     })
 }
 
-fn check(btf: Option<&str>, base: Option<&str>, fail_on: Severity, out: &mut Out) -> anyhow::Result<i32> {
+fn check(
+    btf: Option<&str>,
+    base: Option<&str>,
+    fail_on: Severity,
+    out: &mut Out,
+) -> anyhow::Result<i32> {
     let report: BtfCheck = match btf {
         Some(path) => {
             if !Path::new(path).exists() {
@@ -347,16 +378,34 @@ fn check(btf: Option<&str>, base: Option<&str>, fail_on: Severity, out: &mut Out
             }
             if let Some(p) = &report.btf_path {
                 match (report.types, report.btf_bytes) {
-                    (Some(t), Some(b)) => writeln!(s, "BTF:            {p}: {b} bytes, {t} types, {}", report.byte_order.clone().unwrap_or_default())?,
+                    (Some(t), Some(b)) => writeln!(
+                        s,
+                        "BTF:            {p}: {b} bytes, {t} types{}, {}",
+                        report
+                            .base_types
+                            .map(|n| format!(" on a base of {n}"))
+                            .unwrap_or_default(),
+                        report.byte_order.clone().unwrap_or_default()
+                    )?,
                     _ => writeln!(s, "BTF:            {p}: not usable")?,
                 }
             }
             for (name, present) in &report.well_known {
-                writeln!(s, "  {:<14}{}", name, if *present { "present" } else { "MISSING" })?;
+                writeln!(
+                    s,
+                    "  {:<14}{}",
+                    name,
+                    if *present { "present" } else { "MISSING" }
+                )?;
             }
             if !report.modules.is_empty() {
                 let ok = report.modules.iter().filter(|m| m.error.is_none()).count();
-                writeln!(s, "module BTF:     {} ({} parse as split BTF)", report.modules.len(), ok)?;
+                writeln!(
+                    s,
+                    "module BTF:     {} ({} parse as split BTF)",
+                    report.modules.len(),
+                    ok
+                )?;
                 for m in &report.modules {
                     match (&m.types, &m.error) {
                         (Some(t), _) => writeln!(s, "  {:<24}{t} types", m.name)?,
@@ -373,7 +422,11 @@ fn check(btf: Option<&str>, base: Option<&str>, fail_on: Severity, out: &mut Out
                 };
                 writeln!(s, "kernel config:  {}", k.source)?;
                 writeln!(s, "  CONFIG_DEBUG_INFO_BTF={}", show(k.debug_info_btf))?;
-                writeln!(s, "  CONFIG_DEBUG_INFO_BTF_MODULES={}", show(k.debug_info_btf_modules))?;
+                writeln!(
+                    s,
+                    "  CONFIG_DEBUG_INFO_BTF_MODULES={}",
+                    show(k.debug_info_btf_modules)
+                )?;
             }
             let verdict_style = match report.co_re {
                 mapsleuth_btf::CoreVerdict::Works => Style::Ok,

@@ -1,0 +1,147 @@
+//! `mapsleuth go ...`
+
+use std::io::Write;
+
+use clap::Subcommand;
+use mapsleuth_dwarf::GoBinary;
+use serde::Serialize;
+
+use crate::output::{csv_field, Format, Out, UsageError};
+use crate::render;
+
+#[derive(Subcommand)]
+pub enum GoCommand {
+    /// Show the layout of a Go struct from the binary's DWARF, pahole-style, with the
+    /// binary's own architecture rules (on 386 and arm a uint64 is only 4-aligned).
+    ///
+    /// TYPE is the name Go gives it (`main.Event`, `example.com/app/bpf.Event`), or the
+    /// name without its package path when only one type has it (`bpf.Event`).
+    #[command(after_help = "Examples:
+  mapsleuth go show main.Event --go-bin ./app
+  mapsleuth go show good.Event --go-bin corpus/go/bin/app-go1.25.5-linux-386
+
+The binary needs its DWARF: a build with -ldflags=-w or -s has none.")]
+    Show {
+        #[arg(value_name = "TYPE")]
+        type_name: String,
+        /// The Go binary (ELF or Mach-O; compressed debug sections are fine).
+        #[arg(long)]
+        go_bin: String,
+    },
+    /// List the types in a Go binary's DWARF.
+    #[command(after_help = "Examples:
+  mapsleuth go types --go-bin ./app --name '^main\\.'
+  mapsleuth go types --go-bin ./app --name 'Event$' --format json")]
+    Types {
+        #[arg(long)]
+        go_bin: String,
+        /// Only names matching this regular expression.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+pub fn run(cmd: GoCommand, out: &mut Out) -> anyhow::Result<i32> {
+    match cmd {
+        GoCommand::Show { type_name, go_bin } => show(&type_name, &go_bin, out),
+        GoCommand::Types { go_bin, name } => types(&go_bin, name.as_deref(), out),
+    }
+}
+
+pub fn open(path: &str) -> anyhow::Result<GoBinary<'static>> {
+    GoBinary::open(path).map_err(|e| anyhow::anyhow!("{path}: {e}"))
+}
+
+fn show(type_name: &str, go_bin: &str, out: &mut Out) -> anyhow::Result<i32> {
+    let bin = open(go_bin)?;
+    let (table, ids) = bin
+        .table_for(&[type_name])
+        .map_err(|e| anyhow::anyhow!("{go_bin}: {e}"))?;
+    let id = ids[0];
+    match table.layout(id) {
+        Ok(layout) => match out.format {
+            Format::Json => out.json(&layout)?,
+            Format::Table => write!(out.stdout, "{}", render::layout_text(&table, &layout))?,
+            _ => return Err(out.unsupported("go show")),
+        },
+        Err(mapsleuth_layout::LayoutError::NotAggregate { .. }) => {
+            let summary = table.describe(id)?;
+            match out.format {
+                Format::Json => out.json(&summary)?,
+                Format::Table => {
+                    write!(out.stdout, "{}", render::summary_text(&table, id, &summary))?
+                }
+                _ => return Err(out.unsupported("go show")),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(0)
+}
+
+#[derive(Serialize)]
+struct TypeRow<'a> {
+    name: &'a str,
+    kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+    die_offset: u64,
+}
+
+fn types(go_bin: &str, name: Option<&str>, out: &mut Out) -> anyhow::Result<i32> {
+    let re = name
+        .map(regex::Regex::new)
+        .transpose()
+        .map_err(|e| UsageError(format!("bad --name regex: {e}")))?;
+    let bin = open(go_bin)?;
+    let entries = bin.types().map_err(|e| anyhow::anyhow!("{go_bin}: {e}"))?;
+    let rows: Vec<TypeRow> = entries
+        .iter()
+        .filter(|e| re.as_ref().is_none_or(|re| re.is_match(&e.name)))
+        .map(|e| TypeRow {
+            name: &e.name,
+            kind: &e.kind,
+            size: e.size,
+            die_offset: e.die_offset,
+        })
+        .collect();
+    match out.format {
+        Format::Json => out.json(&rows)?,
+        Format::Ndjson => out.ndjson(&rows)?,
+        Format::Csv => {
+            writeln!(out.stdout, "name,kind,size,die_offset")?;
+            for r in &rows {
+                let size = r.size.map(|s| s.to_string()).unwrap_or_default();
+                writeln!(
+                    out.stdout,
+                    "{},{},{},{:#x}",
+                    csv_field(r.name),
+                    r.kind,
+                    size,
+                    r.die_offset
+                )?;
+            }
+        }
+        Format::Table => {
+            writeln!(out.stdout, "{:<60} {:<10} {:>8}", "NAME", "KIND", "SIZE")?;
+            for r in &rows {
+                let size = r.size.map(|s| s.to_string()).unwrap_or_default();
+                writeln!(out.stdout, "{:<60} {:<10} {:>8}", r.name, r.kind, size)?;
+            }
+            if !out.quiet {
+                let t = bin.target();
+                writeln!(
+                    out.stdout,
+                    "{} types; {} {}, {}, {}-byte pointers, DWARF {}",
+                    rows.len(),
+                    bin.go_version().unwrap_or("Go"),
+                    t.arch,
+                    t.byte_order.as_str(),
+                    t.pointer_size,
+                    bin.dwarf_version()
+                )?;
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,331 @@
+//! End-to-end: the `mapsleuth` binary on corpus files, its output snapshotted into
+//! snapshots/ (review changes with `cargo insta review`).
+
+use std::process::Command;
+
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../corpus");
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_mapsleuth"))
+        .args(args)
+        .current_dir(CORPUS)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn ok(args: &[&str]) -> String {
+    let r = run(args);
+    assert_eq!(r.code, 0, "mapsleuth {args:?} failed: {}", r.stderr);
+    r.stdout
+}
+
+macro_rules! snap {
+    ($name:expr, $value:expr) => {
+        insta::with_settings!({snapshot_path => "../../../snapshots", prepend_module_to_snapshot => false}, {
+            insta::assert_snapshot!($name, $value);
+        })
+    };
+}
+
+#[test]
+fn btf_show_corpus_structs() {
+    for (ty, file) in [
+        ("event", "bpf/maps.bpf.o"),
+        ("flow_stats", "bpf/maps.bpf.o"),
+        ("conn_flags", "bpf/maps.bpf.o"),
+        ("addr", "bpf/maps.bpf.o"),
+        ("bits", "bpf/types.bpf.o"),
+        ("nested", "bpf/types.bpf.o"),
+        ("packed_hdr", "bpf/types.bpf.o"),
+        ("holds_aligned", "bpf/types.bpf.o"),
+        ("arrays", "bpf/types.bpf.o"),
+        ("qualified", "bpf/types.bpf.o"),
+        ("union value_u", "bpf/types.bpf.o"),
+    ] {
+        let name = format!("btf_show__{}", ty.replace(' ', "_"));
+        snap!(name, ok(&["btf", "show", ty, "--btf", file]));
+    }
+}
+
+#[test]
+fn btf_show_resolves_typedefs_and_enums() {
+    snap!(
+        "btf_show__u64_typedef",
+        ok(&["btf", "show", "__u64", "--btf", "bpf/maps.bpf.o"])
+    );
+    snap!(
+        "btf_show__stamp_t_chain",
+        ok(&["btf", "show", "stamp_t", "--btf", "bpf/types.bpf.o"])
+    );
+    snap!(
+        "btf_show__enum_signed_e",
+        ok(&["btf", "show", "enum signed_e", "--btf", "bpf/types.bpf.o"])
+    );
+}
+
+#[test]
+fn btf_show_big_endian_object_has_the_same_layout() {
+    let le = ok(&["btf", "show", "event", "--btf", "bpf/maps.bpf.o"]);
+    let be = ok(&["btf", "show", "event", "--btf", "bpf/maps.bpfeb.o"]);
+    assert_eq!(
+        le.replace("little-endian", "big-endian")
+            .replace("target: bpf ", "target: bpfeb "),
+        be
+    );
+}
+
+#[test]
+fn btf_show_json_has_the_documented_fields() {
+    let v: serde_json::Value = serde_json::from_str(&ok(&[
+        "btf",
+        "show",
+        "event",
+        "--btf",
+        "bpf/maps.bpf.o",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(v["size"], 40);
+    assert_eq!(v["align"], 8);
+    assert_eq!(v["members"][1]["name"], "ts_ns");
+    assert_eq!(v["members"][1]["offset_bits"], 64);
+    assert_eq!(v["members"][1]["size_bits"], 64);
+    assert_eq!(v["members"][1]["type"], "__u64");
+    assert_eq!(v["holes"][0]["offset"], 4);
+    assert_eq!(v["holes"][0]["size"], 4);
+    assert_eq!(v["trailing_padding"], 3);
+    let bits: serde_json::Value = serde_json::from_str(&ok(&[
+        "btf",
+        "show",
+        "bits",
+        "--btf",
+        "bpf/types.bpf.o",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(bits["members"][3]["bitfield"]["bits"], 6);
+    assert_eq!(bits["members"][3]["bitfield"]["bit_in_unit"], 10);
+}
+
+#[test]
+fn btf_show_vmlinux_and_split_btf() {
+    snap!(
+        "btf_show__vmlinux_sk_buff",
+        ok(&["btf", "show", "sk_buff", "--btf", "btf/vmlinux.btf"])
+    );
+    snap!(
+        "btf_show__split_ms_mod_table",
+        ok(&[
+            "btf",
+            "show",
+            "ms_mod_table",
+            "--btf",
+            "btf/split_module.btf",
+            "--btf-base",
+            "btf/vmlinux.btf"
+        ])
+    );
+    let r = run(&[
+        "btf",
+        "show",
+        "ms_mod_table",
+        "--btf",
+        "btf/split_module.btf",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("split_module.btf"), "{}", r.stderr);
+}
+
+#[test]
+fn btf_maps_lists_btf_defined_and_legacy_maps() {
+    snap!(
+        "btf_maps__maps_bpf_o",
+        ok(&["btf", "maps", "--btf", "bpf/maps.bpf.o"])
+    );
+    snap!(
+        "btf_maps__legacy_bpfeb_o",
+        ok(&["btf", "maps", "--btf", "bpf/legacy.bpfeb.o"])
+    );
+    let v: serde_json::Value = serde_json::from_str(&ok(&[
+        "btf",
+        "maps",
+        "--btf",
+        "bpf/maps.bpf.o",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let outer = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "outer_hash")
+        .unwrap();
+    assert_eq!(outer["map_type_name"], "hash_of_maps");
+    assert_eq!(outer["inner"]["map_type_name"], "array");
+    let lpm = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "lpm_v4")
+        .unwrap();
+    assert_eq!(lpm["key_type"], "struct lpm_v4_key");
+    assert_eq!(lpm["map_flags"], 1);
+}
+
+#[test]
+fn btf_types_filters_by_kind_and_name() {
+    snap!(
+        "btf_types__types_structs",
+        ok(&[
+            "btf",
+            "types",
+            "--btf",
+            "bpf/types.bpf.o",
+            "--kind",
+            "struct"
+        ])
+    );
+    let csv = ok(&[
+        "btf",
+        "types",
+        "--btf",
+        "btf/vmlinux.btf",
+        "--name",
+        "^task_struct$",
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        csv.lines().any(|l| l.contains(",STRUCT,task_struct,")),
+        "{csv}"
+    );
+    let r = run(&[
+        "btf",
+        "types",
+        "--btf",
+        "bpf/types.bpf.o",
+        "--kind",
+        "nonsense",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("unknown --kind"));
+}
+
+#[test]
+fn btf_check_on_files() {
+    let r = run(&["btf", "check", "--btf", "btf/vmlinux.btf"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("CO-RE can work"), "{}", r.stdout);
+    let r = run(&[
+        "btf",
+        "check",
+        "--btf",
+        "bpf/maps.bpf.o",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["co_re"], "no");
+    assert!(v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "B008"));
+    let r = run(&[
+        "btf",
+        "check",
+        "--btf",
+        "btf/split_module.btf",
+        "--btf-base",
+        "btf/vmlinux.btf",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["co_re"], "works", "{}", r.stdout);
+    assert_eq!(v["base_types"], 126585);
+    assert_eq!(v["types"], 9);
+    // A file that is not BTF at all: an error finding, exit 1.
+    let r = run(&["btf", "check", "--btf", "README.md"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("B002"));
+}
+
+#[test]
+fn go_show_corpus_structs_per_architecture() {
+    for bin in [
+        "app-go1.25.5-linux-amd64",
+        "app-go1.25.5-linux-386",
+        "app-go1.25.5-linux-s390x",
+        "app-go1.25.5-darwin-arm64",
+    ] {
+        let path = format!("go/bin/{bin}");
+        for ty in [
+            "main.Event",
+            "implicit.Event",
+            "embed.Event",
+            "main.bpfConnFlags",
+        ] {
+            let name = format!("go_show__{bin}__{ty}").replace('.', "_");
+            snap!(name, ok(&["go", "show", ty, "--go-bin", &path]));
+        }
+    }
+}
+
+#[test]
+fn go_types_and_errors() {
+    snap!(
+        "go_types__events",
+        ok(&[
+            "go",
+            "types",
+            "--go-bin",
+            "go/bin/app-go1.25.5-linux-amd64",
+            "--name",
+            "app/.*\\.Event$"
+        ])
+    );
+    let r = run(&[
+        "go",
+        "show",
+        "Event",
+        "--go-bin",
+        "go/bin/app-go1.25.5-linux-amd64",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("ambiguous") && r.stderr.contains("example.com/app/good.Event"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&[
+        "go",
+        "show",
+        "main.Event",
+        "--go-bin",
+        "go/bin/app-go1.25.5-linux-amd64-nodwarf",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("no DWARF") && r.stderr.contains("-ldflags=-w"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&["go", "show", "main.Event", "--go-bin", "bpf/maps.bpf.o"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
