@@ -17,6 +17,8 @@ mapsleuth cross-checks the Go struct (from the binary's DWARF) against the BPF t
 (from BTF), decodes map dumps with the real types and reports what is wrong.";
 
 const AFTER: &str = "Examples:
+  mapsleuth analyze layout --go-bin ./app --btf prog.bpf.o
+                                                     does the Go struct mirror the BPF one?
   mapsleuth btf show event --btf prog.bpf.o          layout of struct event, pahole-style
   mapsleuth btf show task_struct --btf /sys/kernel/btf/vmlinux
   mapsleuth btf maps --btf prog.bpf.o                the maps an object defines
@@ -46,6 +48,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Cross-check layouts (Go vs BTF) and analyze dumps.
+    #[command(subcommand)]
+    Analyze(cmd::analyze::AnalyzeCommand),
     /// Read BTF: type layouts, type lists, map definitions, BTF health.
     #[command(subcommand)]
     Btf(cmd::btf::BtfCommand),
@@ -63,6 +68,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut out = Out::new(cli.format, cli.color, cli.quiet, cli.verbose);
     let result = match cli.command {
+        Command::Analyze(c) => cmd::analyze::run(c, &mut out),
         Command::Btf(c) => cmd::btf::run(c, &mut out),
         Command::Go(c) => cmd::go::run(c, &mut out),
         Command::Completions { shell } => {

@@ -1,0 +1,102 @@
+//! The `analyze layout` report: every pair checked, and what could not be paired.
+
+use mapsleuth_layout::{Finding, Location, Severity, Target};
+use serde::Serialize;
+
+use crate::crosscheck::PairReport;
+use crate::pairing::CCandidate;
+
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct Summary {
+    pub pairs: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub infos: usize,
+}
+
+/// One JSON document: `schemas/analyze-layout.schema.json`.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct LayoutReport {
+    pub tool_version: String,
+    pub go_binary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub go_version: Option<String>,
+    pub go_target: Target,
+    pub btf_file: String,
+    pub btf_target: Target,
+    pub pairs: Vec<PairReport>,
+    /// Findings about the inputs as a whole (unpaired map types, ...).
+    pub findings: Vec<Finding>,
+    pub summary: Summary,
+}
+
+impl LayoutReport {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        go_binary: String,
+        go_version: Option<String>,
+        go_target: Target,
+        btf_file: String,
+        btf_target: Target,
+        pairs: Vec<PairReport>,
+        unpaired: &[CCandidate],
+    ) -> Self {
+        let mut findings = Vec::new();
+        for c in unpaired {
+            let (map, role) = c.map.clone().unwrap_or_default();
+            findings.push(
+                Finding::new(
+                    "L022",
+                    Severity::Warning,
+                    format!("the {role} type of map `{map}`, `{}`, has no Go counterpart in the binary", c.name),
+                )
+                .at(Location {
+                    type_name: Some(c.name.clone()),
+                    map: Some(map),
+                    ..Default::default()
+                })
+                .fix(format!(
+                    "pair it explicitly with --pair GoType={}, or generate a mirror with `mapsleuth go gen {} --btf FILE`",
+                    c.name.trim_start_matches("struct ").trim_start_matches("union "),
+                    c.name
+                )),
+            );
+        }
+        let all = pairs
+            .iter()
+            .flat_map(|p| p.findings.iter())
+            .chain(findings.iter());
+        let mut summary = Summary {
+            pairs: pairs.len(),
+            errors: 0,
+            warnings: 0,
+            infos: 0,
+        };
+        for f in all {
+            match f.severity {
+                Severity::Error => summary.errors += 1,
+                Severity::Warning => summary.warnings += 1,
+                Severity::Info => summary.infos += 1,
+            }
+        }
+        LayoutReport {
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            go_binary,
+            go_version,
+            go_target,
+            btf_file,
+            btf_target,
+            pairs,
+            findings,
+            summary,
+        }
+    }
+
+    /// Every finding, pair findings first.
+    pub fn all_findings(&self) -> impl Iterator<Item = &Finding> {
+        self.pairs
+            .iter()
+            .flat_map(|p| p.findings.iter())
+            .chain(self.findings.iter())
+    }
+}

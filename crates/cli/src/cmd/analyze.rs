@@ -1,0 +1,356 @@
+//! `mapsleuth analyze ...`
+
+use std::io::Write;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use mapsleuth_analyze::crosscheck::{crosscheck, CellKind, PairReport, Row, RowStatus, Side};
+use mapsleuth_analyze::pairing::{plan_by_name, CCandidate, MatchRule, PairPlan};
+use mapsleuth_analyze::report::LayoutReport;
+use mapsleuth_btf::{discover_maps, Btf};
+use mapsleuth_layout::{Severity, TypeKind};
+
+use crate::cmd::btf::{BtfInput, BtfInputArgs};
+use crate::output::{exit_for, Format, Out, Style, UsageError};
+
+#[derive(Subcommand)]
+pub enum AnalyzeCommand {
+    /// Cross-check Go structs (from the binary's DWARF) against the BPF types (from
+    /// BTF), field by field: offsets, sizes, padding, alignment, byte order,
+    /// signedness, and Go fields that can never be copied to or from a map.
+    ///
+    /// Pairs come from --pair, else from --map (the map's key and value types and the
+    /// Go types of the same name), else from every map of the object (or, for kernel
+    /// BTF, every user Go struct whose name matches a kernel struct). Names match
+    /// ignoring the Go package, case and underscores; bpf2go's `bpfEvent` and C's
+    /// `event_t` match too, as weak pairs to confirm.
+    #[command(after_help = "Examples:
+  mapsleuth analyze layout --go-bin ./app --btf prog.bpf.o
+  mapsleuth analyze layout --go-bin ./app --btf prog.bpf.o --map events
+  mapsleuth analyze layout --go-bin ./app --btf prog.bpf.o --pair main.Event=event --format json
+  mapsleuth analyze layout --go-bin ./app --btf /sys/kernel/btf/vmlinux --pair main.Task=task_struct
+
+Exit status 1 when a finding reaches --fail-on (error by default): use it to gate CI.")]
+    Layout(LayoutArgs),
+}
+
+#[derive(Args)]
+pub struct LayoutArgs {
+    /// The Go binary (with DWARF).
+    #[arg(long)]
+    go_bin: String,
+    #[command(flatten)]
+    btf: BtfInputArgs,
+    /// A pair to check, GO=C (repeatable): `main.Event=event`, `bpf.FlowKey=struct flow_key`.
+    #[arg(long, value_name = "GO=C")]
+    pair: Vec<String>,
+    /// Check the key and value types of this map (from the object's .maps or maps
+    /// section).
+    #[arg(long, value_name = "NAME")]
+    map: Option<String>,
+    /// Exit with status 1 when a finding is at least this severe: info, warning, error.
+    #[arg(long, default_value = "error")]
+    fail_on: Severity,
+}
+
+pub fn run(cmd: AnalyzeCommand, out: &mut Out) -> anyhow::Result<i32> {
+    match cmd {
+        AnalyzeCommand::Layout(args) => layout(&args, out),
+    }
+}
+
+/// Struct and union types worth checking among a map's key and value.
+fn map_candidates(
+    btf: &Btf,
+    table: &mapsleuth_layout::TypeTable,
+    only: Option<&str>,
+    legacy: &[mapsleuth_btf::LegacyMap],
+) -> anyhow::Result<Vec<CCandidate>> {
+    let maps = discover_maps(btf, table, legacy)?;
+    if let Some(name) = only {
+        if !maps.iter().any(|m| m.name == name) {
+            let names: Vec<&str> = maps.iter().map(|m| m.name.as_str()).collect();
+            return Err(UsageError(format!(
+                "no map named `{name}` in the object; it defines: {}",
+                if names.is_empty() {
+                    "no maps".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ))
+            .into());
+        }
+    }
+    let mut out: Vec<CCandidate> = Vec::new();
+    for m in maps.iter().filter(|m| only.is_none_or(|n| n == m.name)) {
+        for (role, id) in [("key", m.key_type_id), ("value", m.value_type_id)] {
+            let Some(id) = id else { continue };
+            let Ok(resolved) = table.resolve(id) else {
+                continue;
+            };
+            let aggregate = matches!(
+                table.get(resolved).map(|t| &t.kind),
+                Ok(TypeKind::Struct(_) | TypeKind::Union(_))
+            );
+            if !aggregate || out.iter().any(|c| c.id == resolved) {
+                continue;
+            }
+            out.push(CCandidate {
+                name: table.type_name(resolved),
+                id: resolved,
+                map: Some((m.name.clone(), role)),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn layout(args: &LayoutArgs, out: &mut Out) -> anyhow::Result<i32> {
+    let bin = crate::cmd::go::open(&args.go_bin)?;
+    let go_types = bin
+        .types()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.go_bin))?;
+    let go_structs: Vec<String> = go_types
+        .iter()
+        .filter(|t| t.kind == "struct")
+        .map(|t| t.name.clone())
+        .collect();
+    let input = BtfInput::read(&args.btf)?;
+    let legacy = input.main.legacy_maps.clone();
+    let report = input.with(|btf| {
+        // Explicit pairs, else the maps, else names against kernel structs.
+        let mut plans: Vec<PairPlan> = Vec::new();
+        let mut unpaired = Vec::new();
+        if !args.pair.is_empty() {
+            for p in &args.pair {
+                let (g, c) = p
+                    .split_once('=')
+                    .ok_or_else(|| UsageError(format!("--pair takes GO=C, not `{p}`")))?;
+                let entry = bin.lookup_name(g.trim()).map_err(|e| anyhow::anyhow!("--pair {p}: {}: {e}", args.go_bin))?;
+                let id = btf.find_type(c.trim()).map_err(|e| anyhow::anyhow!("--pair {p}: {}: {e}", args.btf.btf))?;
+                plans.push(PairPlan {
+                    go: entry.name.clone(),
+                    c: CCandidate {
+                        name: c.trim().to_string(),
+                        id,
+                        map: None,
+                    },
+                    rule: MatchRule::Explicit,
+                });
+            }
+        } else {
+            let table = btf.to_table()?;
+            let candidates = map_candidates(btf, &table, args.map.as_deref(), &legacy)?;
+            if !candidates.is_empty() || args.map.is_some() {
+                let (p, u) = plan_by_name(&go_structs, &candidates, args.map.is_some());
+                plans = p;
+                unpaired = u;
+            } else {
+                // No maps (kernel BTF, a raw blob): user Go structs against C structs of
+                // the same name.
+                let index = btf.name_index();
+                for g in go_structs.iter().filter(|g| mapsleuth_analyze::pairing::is_user_go_type(g)) {
+                    let key = mapsleuth_analyze::pairing::go_key(g);
+                    let weak = mapsleuth_analyze::pairing::go_weak_key(g);
+                    for (name, ids) in &index {
+                        let Some(rule) = mapsleuth_analyze::pairing::match_names(g, name) else { continue };
+                        let _ = (&key, &weak);
+                        if let Some(&id) = ids.iter().find(|&&id| matches!(table.get(id).map(|t| &t.kind), Ok(TypeKind::Struct(_) | TypeKind::Union(_)))) {
+                            plans.push(PairPlan {
+                                go: g.clone(),
+                                c: CCandidate {
+                                    name: table.type_name(id),
+                                    id,
+                                    map: None,
+                                },
+                                rule,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        if plans.is_empty() && unpaired.is_empty() {
+            return Err(UsageError(
+                "nothing to check: no Go struct matches a BTF type by name; name the pair with --pair GO=C".into(),
+            )
+            .into());
+        }
+        let go_names: Vec<String> = plans.iter().map(|p| p.go.clone()).collect();
+        let (go_table, go_ids) = bin.table_for(&go_names).map_err(|e| anyhow::anyhow!("{}: {e}", args.go_bin))?;
+        let c_ids: Vec<u32> = plans.iter().map(|p| p.c.id).collect();
+        let c_table = btf.to_table_for(&c_ids)?;
+        let mut pairs = Vec::new();
+        for (plan, go_id) in plans.iter().zip(go_ids) {
+            let r = crosscheck(Side { table: &go_table, id: go_id }, Side { table: &c_table, id: plan.c.id }, plan.rule)
+                .with_context(|| format!("checking {} against {}", plan.go, plan.c.name))?;
+            pairs.push(r);
+        }
+        Ok(LayoutReport::new(
+            args.go_bin.clone(),
+            bin.go_version().map(str::to_string),
+            bin.target().clone(),
+            args.btf.btf.clone(),
+            c_table.target.clone(),
+            pairs,
+            &unpaired,
+        ))
+    })?;
+    match out.format {
+        Format::Json => out.json(&report)?,
+        Format::Ndjson => {
+            let all: Vec<_> = report.all_findings().cloned().collect();
+            out.ndjson(&all)?
+        }
+        Format::Table => render_report(&report, out)?,
+        Format::Csv => return Err(out.unsupported("analyze layout")),
+    }
+    let all: Vec<_> = report.all_findings().cloned().collect();
+    Ok(exit_for(&all, args.fail_on))
+}
+
+fn render_report(r: &LayoutReport, out: &mut Out) -> anyhow::Result<()> {
+    for p in &r.pairs {
+        render_pair(p, r, out)?;
+        writeln!(out.stdout)?;
+    }
+    if !r.findings.is_empty() {
+        out.findings(&r.findings)?;
+        writeln!(out.stdout)?;
+    }
+    let s = &r.summary;
+    let verdict = if s.errors > 0 {
+        out.paint(
+            &format!("{} error{}", s.errors, if s.errors == 1 { "" } else { "s" }),
+            Style::Error,
+        )
+    } else if s.warnings > 0 {
+        out.paint("no errors", Style::Warning)
+    } else {
+        out.paint("no errors", Style::Ok)
+    };
+    writeln!(
+        out.stdout,
+        "{} pair{} checked: {verdict}, {} warning{}, {} note{}",
+        s.pairs,
+        if s.pairs == 1 { "" } else { "s" },
+        s.warnings,
+        if s.warnings == 1 { "" } else { "s" },
+        s.infos,
+        if s.infos == 1 { "" } else { "s" }
+    )?;
+    Ok(())
+}
+
+fn render_pair(p: &PairReport, r: &LayoutReport, out: &mut Out) -> anyhow::Result<()> {
+    let rule = match p.matched_by {
+        MatchRule::Explicit => "--pair",
+        MatchRule::Map => "map type",
+        MatchRule::Name => "same name",
+        MatchRule::Weak => "naming convention",
+    };
+    let title = format!(
+        "{} ({} {}) vs {} ({}), paired by {rule}",
+        p.go_type,
+        r.go_version.as_deref().unwrap_or("Go"),
+        r.go_target.arch,
+        p.c_type,
+        r.btf_target.arch
+    );
+    writeln!(out.stdout, "{}", out.paint(&title, Style::Bold))?;
+    let text =
+        |c: &Option<mapsleuth_analyze::crosscheck::Cell>| -> (String, String, String, String) {
+            match c {
+                None => (String::new(), String::new(), String::new(), String::new()),
+                Some(c) => {
+                    let off = match c.bits {
+                        Some((bit, _)) if c.kind == CellKind::Bitfield => {
+                            format!("{}:{bit}", c.offset)
+                        }
+                        _ => c.offset.to_string(),
+                    };
+                    let size = match c.bits {
+                        Some((_, width)) if c.kind == CellKind::Bitfield => format!("{width}b"),
+                        _ => c.size.to_string(),
+                    };
+                    let name = match c.kind {
+                        CellKind::Padding => format!("_ {}", c.type_name),
+                        _ => c.name.clone(),
+                    };
+                    let ty = if c.kind == CellKind::Padding {
+                        String::new()
+                    } else {
+                        c.type_name.clone()
+                    };
+                    (off, size, name, ty)
+                }
+            }
+        };
+    let cells: Vec<_> = p
+        .rows
+        .iter()
+        .map(|row| (text(&row.go), text(&row.c), row))
+        .collect();
+    let w = |f: &dyn Fn(
+        &(
+            (String, String, String, String),
+            (String, String, String, String),
+            &Row,
+        ),
+    ) -> usize,
+             min: usize| { cells.iter().map(f).max().unwrap_or(0).max(min) };
+    let gname = w(&|c| c.0 .2.len(), 4);
+    let gty = w(&|c| c.0 .3.len(), 4);
+    let cname = w(&|c| c.1 .2.len(), 4);
+    let cty = w(&|c| c.1 .3.len(), 4);
+    writeln!(
+        out.stdout,
+        "  {:>5} {:>4}  {:<gname$}  {:<gty$}   | {:>5} {:>4}  {:<cname$}  {:<cty$}",
+        "GO", "size", "field", "type", "C", "size", "field", "type"
+    )?;
+    for ((go_off, go_size, go_name, go_ty), (c_off, c_size, c_name, c_ty), row) in &cells {
+        let mark = match row.status {
+            RowStatus::Same => "=",
+            RowStatus::Differs => "!",
+            RowStatus::GoOnly => "<",
+            RowStatus::COnly => ">",
+            RowStatus::Padding => " ",
+        };
+        let line = format!(
+            "  {go_off:>5} {go_size:>4}  {go_name:<gname$}  {go_ty:<gty$} {mark} | {c_off:>5} {c_size:>4}  {c_name:<cname$}  {c_ty:<cty$}  {}",
+            row.codes.join(",")
+        );
+        let line = line.trim_end().to_string();
+        let styled = match row.status {
+            RowStatus::Differs | RowStatus::GoOnly | RowStatus::COnly if !row.codes.is_empty() => {
+                out.paint(&line, Style::Error)
+            }
+            RowStatus::Padding => out.paint(&line, Style::Dim),
+            _ => line,
+        };
+        writeln!(out.stdout, "{styled}")?;
+    }
+    writeln!(
+        out.stdout,
+        "  {:>5} {:>4}  {:<gname$}  {:<gty$}   | {:>5} {:>4}",
+        "size",
+        p.go_layout.size,
+        format!("align {}", p.go_layout.align),
+        "",
+        "size",
+        p.c_layout.size
+    )?;
+    if p.findings.is_empty() {
+        writeln!(
+            out.stdout,
+            "  {}",
+            out.paint(
+                "no findings: the Go struct mirrors the C type byte for byte",
+                Style::Ok
+            )
+        )?;
+    } else {
+        out.findings(&p.findings)?;
+    }
+    Ok(())
+}
