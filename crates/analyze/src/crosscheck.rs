@@ -67,7 +67,7 @@ pub struct Row {
     pub c: Option<Cell>,
     pub status: RowStatus,
     /// Codes of the findings about this row.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub codes: Vec<String>,
 }
 
@@ -346,6 +346,7 @@ pub fn crosscheck(go: Side, c: Side, rule: MatchRule) -> Result<PairReport, Layo
     }
 
     // --- matched fields ---------------------------------------------------------
+    let mut shift: Option<(i128, String)> = None;
     for (ci, cleaf) in c_leaves.iter().enumerate() {
         let Some(gi) = pair_of_c[ci] else { continue };
         let gleaf = &go_leaves[gi];
@@ -365,8 +366,16 @@ pub fn crosscheck(go: Side, c: Side, rule: MatchRule) -> Result<PairReport, Layo
                     "L013",
                     Severity::Error,
                     format!(
-                        "C bitfield `{}` ({} bits at bit {} of its unit) is mirrored by Go field `{}` ({} {} at {}): Go has no bitfields, so the bits of several C fields land in one Go field and the rest read other bytes",
-                        cleaf.path, cleaf.size_bits, cleaf.offset_bits % 8, gleaf.path, gleaf.type_name, gsize, goff
+                        "C bitfield `{}` ({} bit{} at bit {} of its unit) is mirrored by Go field `{}` ({}, {} byte{} at {}): Go has no bitfields, so the bits of several C fields land in one Go field and the rest read other bytes",
+                        cleaf.path,
+                        cleaf.size_bits,
+                        if cleaf.size_bits == 1 { "" } else { "s" },
+                        cleaf.offset_bits % 8,
+                        gleaf.path,
+                        gleaf.type_name,
+                        gsize,
+                        if gsize == 1 { "" } else { "s" },
+                        goff
                     ),
                 )
                 .at(here.clone())
@@ -429,28 +438,44 @@ pub fn crosscheck(go: Side, c: Side, rule: MatchRule) -> Result<PairReport, Layo
             continue;
         }
         if coff != goff {
-            let fix = if goff < coff {
-                format!("Go places `{}` {} bytes early: insert `_ [{}]byte` before it, or fix the field before it", gleaf.path, coff - goff, coff - goff)
+            let delta = i128::from(goff) - i128::from(coff);
+            if let Some((_, first)) = shift.as_ref().filter(|(d, _)| *d == delta) {
+                // The same shift as an earlier field: one cause, said once.
+                push(
+                    Finding::new(
+                        "L003",
+                        Severity::Error,
+                        format!("`{}` is at offset {coff} in C but at {goff} in Go (`{}`): the same shift as `{first}`", cleaf.path, gleaf.path),
+                    )
+                    .at(here.clone())
+                    .fix(format!("fixed with `{first}`")),
+                    &mut c_codes,
+                );
             } else {
-                format!(
+                shift = Some((delta, cleaf.path.clone()));
+                let fix = if goff < coff {
+                    format!("Go places `{}` {} bytes early: insert `_ [{}]byte` before it, or fix the field before it", gleaf.path, coff - goff, coff - goff)
+                } else {
+                    format!(
                     "Go places `{}` {} bytes late: remove padding or narrow the field before it",
                     gleaf.path,
                     goff - coff
                 )
-            };
-            push(
-                Finding::new(
-                    "L003",
-                    Severity::Error,
-                    format!(
-                        "`{}` is at offset {coff} in C but at {goff} in Go (`{}`)",
-                        cleaf.path, gleaf.path
-                    ),
-                )
-                .at(here.clone())
-                .fix(fix),
-                &mut c_codes,
-            );
+                };
+                push(
+                    Finding::new(
+                        "L003",
+                        Severity::Error,
+                        format!(
+                            "`{}` is at offset {coff} in C but at {goff} in Go (`{}`)",
+                            cleaf.path, gleaf.path
+                        ),
+                    )
+                    .at(here.clone())
+                    .fix(fix),
+                    &mut c_codes,
+                );
+            }
         }
         let c_enum = matches!(cleaf.kind, LeafKind::Enum { .. });
         if csize != gsize {

@@ -4,6 +4,7 @@
 mod cmd;
 mod output;
 mod render;
+mod schemas;
 
 use std::process::ExitCode;
 
@@ -57,6 +58,12 @@ enum Command {
     /// Read a Go binary's DWARF: struct layouts as the Go compiler laid them out.
     #[command(subcommand)]
     Go(cmd::go::GoCommand),
+    /// Capture live eBPF maps into a capture file, or list them (needs root).
+    ///
+    /// `capture list` lists the maps on this system; `capture (--id N | --name NAME |
+    /// --pinned PATH | --all) -o OUT` reads them (read-only, with bpf(2)) into a capture
+    /// file that `analyze dump`, `diff` and `export` read anywhere later.
+    Capture(cmd::capture::CaptureCommand),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -71,6 +78,7 @@ fn main() -> ExitCode {
         Command::Analyze(c) => cmd::analyze::run(c, &mut out),
         Command::Btf(c) => cmd::btf::run(c, &mut out),
         Command::Go(c) => cmd::go::run(c, &mut out),
+        Command::Capture(c) => cmd::capture::run(c, &mut out),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "mapsleuth", &mut out.stdout);
             Ok(0)

@@ -329,3 +329,201 @@ fn go_types_and_errors() {
     let r = run(&["go", "show", "main.Event", "--go-bin", "bpf/maps.bpf.o"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+fn validate(schema_file: &str, doc: &serde_json::Value) {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{CORPUS}/../schemas/{schema_file}")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{schema_file}: {errors:#?}");
+}
+
+const AMD64: &str = "go/bin/app-go1.25.5-linux-amd64";
+
+#[test]
+fn analyze_layout_reports() {
+    for (name, bin, object, pair) in [
+        (
+            "main_event_amd64",
+            AMD64,
+            "bpf/maps.bpf.o",
+            "main.Event=event",
+        ),
+        (
+            "implicit_event_386",
+            "go/bin/app-go1.25.5-linux-386",
+            "bpf/maps.bpf.o",
+            "implicit.Event=event",
+        ),
+        (
+            "bitbug_conn_flags",
+            AMD64,
+            "bpf/maps.bpf.o",
+            "bitbug.ConnFlags=conn_flags",
+        ),
+        (
+            "bpf2go_conn_flags",
+            AMD64,
+            "bpf/maps.bpf.o",
+            "main.bpfConnFlags=conn_flags",
+        ),
+        ("uniongo_addr", AMD64, "bpf/maps.bpf.o", "uniongo.Addr=addr"),
+        (
+            "reorder_event",
+            AMD64,
+            "bpf/maps.bpf.o",
+            "reorder.Event=event",
+        ),
+        (
+            "good_event_s390x_vs_le",
+            "go/bin/app-go1.25.5-linux-s390x",
+            "bpf/maps.bpf.o",
+            "good.Event=event",
+        ),
+    ] {
+        let r = run(&[
+            "analyze", "layout", "--go-bin", bin, "--btf", object, "--pair", pair,
+        ]);
+        let errors = r.stdout.contains("error[");
+        assert_eq!(r.code, if errors { 1 } else { 0 }, "{name}: {}", r.stderr);
+        snap!(format!("analyze_layout__{name}"), r.stdout);
+    }
+}
+
+#[test]
+fn analyze_layout_pairs_by_map_and_by_name() {
+    let r = run(&[
+        "analyze",
+        "layout",
+        "--go-bin",
+        AMD64,
+        "--btf",
+        "bpf/maps.bpf.o",
+        "--map",
+        "lpm_v4",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    snap!("analyze_layout__map_lpm_v4", r.stdout);
+    // Without --pair or --map: every map type of the object, paired by name.
+    let r = run(&[
+        "analyze",
+        "layout",
+        "--go-bin",
+        AMD64,
+        "--btf",
+        "bpf/maps.bpf.o",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(r.code, 1);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    validate("analyze-layout.schema.json", &v);
+    let pairs = v["pairs"].as_array().unwrap();
+    assert!(pairs.len() >= 30, "{}", pairs.len());
+    let weak = pairs
+        .iter()
+        .find(|p| p["go_type"] == "main.bpfEvent")
+        .unwrap();
+    assert_eq!(weak["matched_by"], "weak");
+    // --fail-on warning turns a clean-but-noted pair into a failure only with warnings.
+    let r = run(&[
+        "analyze",
+        "layout",
+        "--go-bin",
+        AMD64,
+        "--btf",
+        "bpf/maps.bpf.o",
+        "--pair",
+        "boolbug.Event=event",
+    ]);
+    assert_eq!(r.code, 0, "warnings pass the default --fail-on error");
+    let r = run(&[
+        "analyze",
+        "layout",
+        "--go-bin",
+        AMD64,
+        "--btf",
+        "bpf/maps.bpf.o",
+        "--pair",
+        "boolbug.Event=event",
+        "--fail-on",
+        "warning",
+    ]);
+    assert_eq!(r.code, 1);
+    // Bad usage: exit 2 with the reason.
+    let r = run(&[
+        "analyze",
+        "layout",
+        "--go-bin",
+        AMD64,
+        "--btf",
+        "bpf/maps.bpf.o",
+        "--map",
+        "nope",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("no map named `nope`") && r.stderr.contains("flows"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn every_json_document_validates_against_its_schema() {
+    let docs = [
+        (
+            "show.schema.json",
+            vec!["btf", "show", "event", "--btf", "bpf/maps.bpf.o"],
+        ),
+        (
+            "show.schema.json",
+            vec!["btf", "show", "__u64", "--btf", "bpf/maps.bpf.o"],
+        ),
+        (
+            "show.schema.json",
+            vec!["go", "show", "main.Event", "--go-bin", AMD64],
+        ),
+        (
+            "btf-types.schema.json",
+            vec!["btf", "types", "--btf", "bpf/types.bpf.o"],
+        ),
+        (
+            "btf-maps.schema.json",
+            vec!["btf", "maps", "--btf", "bpf/maps.bpf.o"],
+        ),
+        (
+            "btf-check.schema.json",
+            vec!["btf", "check", "--btf", "btf/vmlinux.btf"],
+        ),
+        (
+            "go-types.schema.json",
+            vec!["go", "types", "--go-bin", AMD64, "--name", "^main"],
+        ),
+        (
+            "analyze-layout.schema.json",
+            vec![
+                "analyze",
+                "layout",
+                "--go-bin",
+                "go/bin/app-go1.25.5-linux-386",
+                "--btf",
+                "bpf/maps.bpf.o",
+                "--pair",
+                "implicit.Event=event",
+            ],
+        ),
+    ];
+    for (schema, mut args) in docs {
+        args.extend(["--format", "json"]);
+        let r = run(&args);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", r.stderr));
+        validate(schema, &v);
+    }
+}

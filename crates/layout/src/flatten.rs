@@ -11,6 +11,52 @@ use crate::LayoutError;
 /// member must not become a billion fields.
 pub const MAX_LEAVES: usize = 1 << 16;
 
+/// At most this many steps (types entered, members looked at, regions copied) in one
+/// flattening: a tiny graph can describe exponentially many paths (a struct holding 16
+/// copies of a struct holding 16 copies of ... an empty struct), most of them without a
+/// single field, so the work is bounded as well as the output.
+pub const MAX_STEPS: usize = 1 << 20;
+
+/// What a flattening collects, and the steps it has taken (shared with the walks it
+/// starts for union alternatives and array elements).
+struct Walk<T> {
+    items: Vec<T>,
+    steps: usize,
+}
+
+impl<T> Walk<T> {
+    fn new(steps: usize) -> Self {
+        Walk {
+            items: Vec::new(),
+            steps,
+        }
+    }
+
+    fn step(&mut self, n: usize) -> Result<(), LayoutError> {
+        self.steps = self.steps.saturating_add(n);
+        if self.steps > MAX_STEPS {
+            return Err(LayoutError::TooMany {
+                what: "steps flattening one type",
+                limit: MAX_STEPS,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<T> std::ops::Deref for Walk<T> {
+    type Target = Vec<T>;
+    fn deref(&self) -> &Vec<T> {
+        &self.items
+    }
+}
+
+impl<T> std::ops::DerefMut for Walk<T> {
+    fn deref_mut(&mut self) -> &mut Vec<T> {
+        &mut self.items
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LeafKind {
@@ -95,9 +141,9 @@ fn join(prefix: &str, name: &str) -> String {
 impl TypeTable {
     /// Leaf fields of a type, in offset order of declaration.
     pub fn leaves(&self, id: TypeId) -> Result<Vec<Leaf>, LayoutError> {
-        let mut out = Vec::new();
+        let mut out = Walk::new(0);
         self.collect_leaves(id, "", 0, None, 0, &mut out)?;
-        Ok(out)
+        Ok(out.items)
     }
 
     /// True for one-byte integers and chars, which arrays keep as whole byte strings.
@@ -118,11 +164,12 @@ impl TypeTable {
         base_bits: u64,
         alternative: Option<&str>,
         depth: u32,
-        out: &mut Vec<Leaf>,
+        out: &mut Walk<Leaf>,
     ) -> Result<(), LayoutError> {
         if depth > MAX_DEPTH {
             return Err(LayoutError::TooDeep { id });
         }
+        out.step(1)?;
         if out.len() >= MAX_LEAVES {
             return Err(LayoutError::TooMany {
                 what: "leaf fields",
@@ -146,6 +193,7 @@ impl TypeTable {
             TypeKind::Struct(c) | TypeKind::Union(c) => {
                 let is_union = matches!(ty.kind, TypeKind::Union(_));
                 for m in &c.members {
+                    out.step(1)?;
                     let name = m.name.as_deref().unwrap_or("");
                     let child_path = if m.embedded {
                         path.to_string()
@@ -198,6 +246,7 @@ impl TypeTable {
                         });
                     }
                     let child = format!("{path}[{i}]");
+                    let before = out.len();
                     self.collect_leaves(
                         *elem,
                         &child,
@@ -206,6 +255,11 @@ impl TypeTable {
                         depth + 1,
                         out,
                     )?;
+                    // Every element has the same fields: none, if the first has none
+                    // (`int a[1 << 32][0]` must not take four billion steps).
+                    if out.len() == before {
+                        break;
+                    }
                 }
                 Ok(())
             }
@@ -247,10 +301,10 @@ impl TypeTable {
     /// the type itself and of every nested struct, array element and union (a union
     /// byte is padding only when no alternative covers it). Offsets from the type start.
     pub fn padding(&self, id: TypeId) -> Result<Vec<PaddingRegion>, LayoutError> {
-        let mut out = Vec::new();
+        let mut out = Walk::new(0);
         self.collect_padding(id, "", 0, 0, &mut out)?;
         out.sort_by_key(|r| r.offset_bits);
-        Ok(out)
+        Ok(out.items)
     }
 
     fn collect_padding(
@@ -259,11 +313,12 @@ impl TypeTable {
         path: &str,
         base_bits: u64,
         depth: u32,
-        out: &mut Vec<PaddingRegion>,
+        out: &mut Walk<PaddingRegion>,
     ) -> Result<(), LayoutError> {
         if depth > MAX_DEPTH {
             return Err(LayoutError::TooDeep { id });
         }
+        out.step(1)?;
         if out.len() >= MAX_LEAVES {
             return Err(LayoutError::TooMany {
                 what: "padding regions",
@@ -278,6 +333,7 @@ impl TypeTable {
                 let mut end = 0u64;
                 let mut last: Option<String> = None;
                 for m in members {
+                    out.step(1)?;
                     let name = m.name.as_deref().unwrap_or("");
                     let child = if m.embedded {
                         path.to_string()
@@ -340,7 +396,8 @@ impl TypeTable {
                 let total = c.size.saturating_mul(8);
                 let mut common: Option<Vec<(u64, u64)>> = None;
                 for m in &c.members {
-                    let mut alt = Vec::new();
+                    out.step(1)?;
+                    let mut alt = Walk::new(out.steps);
                     let msize = match m.bitfield_bits {
                         Some(b) => u64::from(b),
                         None => {
@@ -349,6 +406,7 @@ impl TypeTable {
                             self.size_of(m.ty)?.saturating_mul(8)
                         }
                     };
+                    out.steps = alt.steps;
                     let mut gaps: Vec<(u64, u64)> = alt
                         .iter()
                         .map(|r| {
@@ -399,8 +457,9 @@ impl TypeTable {
                 Ok(())
             }
             TypeKind::Array { elem, len } => {
-                let mut one = Vec::new();
+                let mut one = Walk::new(out.steps);
                 self.collect_padding(*elem, "", 0, depth + 1, &mut one)?;
+                out.steps = one.steps;
                 if one.is_empty() {
                     return Ok(());
                 }
@@ -412,8 +471,9 @@ impl TypeTable {
                             limit: MAX_LEAVES,
                         });
                     }
+                    out.step(one.len())?;
                     let prefix = format!("{path}[{i}]");
-                    for r in &one {
+                    for r in one.iter() {
                         out.push(PaddingRegion {
                             offset_bits: base_bits
                                 .saturating_add(elem_bits.saturating_mul(i))

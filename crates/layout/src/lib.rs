@@ -52,7 +52,7 @@ pub struct TypeSummary {
     pub kind: String,
     pub size: u64,
     pub align: u32,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub values: Vec<EnumValue>,
 }
 

@@ -299,7 +299,9 @@ fn render_pair(p: &PairReport, r: &LayoutReport, out: &mut Out) -> anyhow::Resul
         ),
     ) -> usize,
              min: usize| { cells.iter().map(f).max().unwrap_or(0).max(min) };
-    let gname = w(&|c| c.0 .2.len(), 4);
+    let go_foot = format!("align {}", p.go_layout.align);
+    let c_foot = format!("align {}", p.c_layout.align);
+    let gname = w(&|c| c.0 .2.len(), go_foot.len());
     let gty = w(&|c| c.0 .3.len(), 4);
     let cname = w(&|c| c.1 .2.len(), 4);
     let cty = w(&|c| c.1 .3.len(), 4);
@@ -332,13 +334,8 @@ fn render_pair(p: &PairReport, r: &LayoutReport, out: &mut Out) -> anyhow::Resul
     }
     writeln!(
         out.stdout,
-        "  {:>5} {:>4}  {:<gname$}  {:<gty$}   | {:>5} {:>4}",
-        "size",
-        p.go_layout.size,
-        format!("align {}", p.go_layout.align),
-        "",
-        "size",
-        p.c_layout.size
+        "  {:>5} {:>4}  {go_foot:<gname$}  {:<gty$}   | {:>5} {:>4}  {c_foot}",
+        "size", p.go_layout.size, "", "size", p.c_layout.size
     )?;
     if p.findings.is_empty() {
         writeln!(

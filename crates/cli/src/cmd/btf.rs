@@ -110,6 +110,15 @@ impl BtfInput {
     }
 }
 
+/// What `btf show` and `go show` print with --format json: the layout of an
+/// aggregate, or the typedef chain of anything else.
+#[derive(Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum ShowDocument {
+    Layout(mapsleuth_layout::Layout),
+    Summary(mapsleuth_layout::TypeSummary),
+}
+
 pub fn run(cmd: BtfCommand, out: &mut Out) -> anyhow::Result<i32> {
     match cmd {
         BtfCommand::Show { type_name, input } => show(&type_name, &input, out),
@@ -134,7 +143,7 @@ fn show(type_name: &str, args: &BtfInputArgs, out: &mut Out) -> anyhow::Result<i
         let table = btf.to_table_for(&[id])?;
         match table.layout(id) {
             Ok(layout) => match out.format {
-                Format::Json => out.json(&layout)?,
+                Format::Json => out.json(&ShowDocument::Layout(layout))?,
                 Format::Table => write!(out.stdout, "{}", render::layout_text(&table, &layout))?,
                 _ => return Err(out.unsupported("btf show")),
             },
@@ -154,18 +163,18 @@ fn show(type_name: &str, args: &BtfInputArgs, out: &mut Out) -> anyhow::Result<i
     })
 }
 
-#[derive(Serialize)]
-struct TypeRow {
-    id: u32,
-    kind: &'static str,
-    name: String,
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct TypeRow {
+    pub id: u32,
+    pub kind: &'static str,
+    pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    size: Option<u64>,
+    pub size: Option<u64>,
     /// Members, values or parameters.
     #[serde(skip_serializing_if = "Option::is_none")]
-    vlen: Option<usize>,
+    pub vlen: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    type_id: Option<u32>,
+    pub type_id: Option<u32>,
 }
 
 fn types(

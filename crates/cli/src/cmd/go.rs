@@ -60,14 +60,14 @@ fn show(type_name: &str, go_bin: &str, out: &mut Out) -> anyhow::Result<i32> {
     let id = ids[0];
     match table.layout(id) {
         Ok(layout) => match out.format {
-            Format::Json => out.json(&layout)?,
+            Format::Json => out.json(&crate::cmd::btf::ShowDocument::Layout(layout))?,
             Format::Table => write!(out.stdout, "{}", render::layout_text(&table, &layout))?,
             _ => return Err(out.unsupported("go show")),
         },
         Err(mapsleuth_layout::LayoutError::NotAggregate { .. }) => {
             let summary = table.describe(id)?;
             match out.format {
-                Format::Json => out.json(&summary)?,
+                Format::Json => out.json(&crate::cmd::btf::ShowDocument::Summary(summary))?,
                 Format::Table => {
                     write!(out.stdout, "{}", render::summary_text(&table, id, &summary))?
                 }
@@ -79,13 +79,13 @@ fn show(type_name: &str, go_bin: &str, out: &mut Out) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-#[derive(Serialize)]
-struct TypeRow<'a> {
-    name: &'a str,
-    kind: &'a str,
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct TypeRow<'a> {
+    pub name: &'a str,
+    pub kind: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    size: Option<u64>,
-    die_offset: u64,
+    pub size: Option<u64>,
+    pub die_offset: u64,
 }
 
 fn types(go_bin: &str, name: Option<&str>, out: &mut Out) -> anyhow::Result<i32> {

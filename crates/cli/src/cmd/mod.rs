@@ -1,3 +1,4 @@
 pub mod analyze;
 pub mod btf;
+pub mod capture;
 pub mod go;
