@@ -100,3 +100,54 @@ impl LayoutReport {
             .chain(self.findings.iter())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pairing::{plan_by_name, CCandidate};
+    use mapsleuth_layout::ByteOrder;
+
+    #[test]
+    fn map_types_without_a_go_mirror_are_reported() {
+        let candidates = vec![
+            CCandidate {
+                name: "struct event".into(),
+                id: 1,
+                map: Some(("events".into(), "value")),
+            },
+            CCandidate {
+                name: "struct flow_key".into(),
+                id: 2,
+                map: Some(("flows".into(), "key")),
+            },
+        ];
+        let (plans, unpaired) = plan_by_name(
+            &["main.Event".to_string(), "runtime.g".to_string()],
+            &candidates,
+            false,
+        );
+        assert_eq!(plans.len(), 1);
+        assert_eq!(unpaired.len(), 1);
+        let t = Target::bpf(ByteOrder::Little);
+        let r = LayoutReport::new(
+            "app".into(),
+            None,
+            t.clone(),
+            "x.o".into(),
+            t,
+            vec![],
+            &unpaired,
+        );
+        assert_eq!(r.findings.len(), 1);
+        assert_eq!(r.findings[0].code, "L022");
+        assert_eq!(r.findings[0].location.map.as_deref(), Some("flows"));
+        assert_eq!(r.summary.warnings, 1);
+        // Everything paired: no L022.
+        let (_, none) = plan_by_name(
+            &["main.Event".into(), "main.FlowKey".into()],
+            &candidates,
+            false,
+        );
+        assert!(none.is_empty());
+    }
+}

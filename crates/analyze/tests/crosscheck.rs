@@ -242,3 +242,83 @@ fn byte_order_mismatch_is_reported_for_every_pair() {
         assert_case(&c, &[("L017", "")]);
     }
 }
+
+/// Every layout code of docs/findings.md fires somewhere on the corpus (L022 is about
+/// the inputs as a whole and is tested with the report), and exact mirrors report
+/// nothing, not even a note.
+#[test]
+fn every_code_fires_and_exact_mirrors_are_silent() {
+    let mut seen = std::collections::BTreeSet::new();
+    for (bin, object, cases) in [
+        (
+            "go/bin/app-go1.25.5-linux-amd64",
+            "bpf/maps.bpf.o",
+            [CORRECT, BUGS, ON_64_BIT].concat(),
+        ),
+        (
+            "go/bin/app-go1.25.5-linux-386",
+            "bpf/maps.bpf.o",
+            [CORRECT, BUGS, ON_32_BIT].concat(),
+        ),
+        (
+            "go/bin/app-go1.25.5-linux-s390x",
+            "bpf/maps.bpf.o",
+            CORRECT.to_vec(),
+        ),
+    ] {
+        for c in check_binary(bin, object, &cases) {
+            seen.extend(c.report.findings.iter().map(|f| f.code.clone()));
+        }
+    }
+    // A weak pair (bpf2go naming) is noted as such.
+    let amd64 = "go/bin/app-go1.25.5-linux-amd64";
+    let bin = GoBinary::open(corpus(amd64)).unwrap();
+    let btf_bytes = BtfBytes::read(corpus("bpf/maps.bpf.o").to_str().unwrap()).unwrap();
+    let btf = Btf::parse(&btf_bytes.data).unwrap();
+    let (gt, gids) = bin.table_for(&["main.bpfEvent"]).unwrap();
+    let cid = btf.find_type("event").unwrap();
+    let ct = btf.to_table_for(&[cid]).unwrap();
+    let weak = crosscheck(
+        Side {
+            table: &gt,
+            id: gids[0],
+        },
+        Side {
+            table: &ct,
+            id: cid,
+        },
+        MatchRule::Weak,
+    )
+    .unwrap();
+    seen.extend(weak.findings.iter().map(|f| f.code.clone()));
+    let catalogue = std::fs::read_to_string(corpus("../docs/findings.md")).unwrap();
+    for code in catalogue
+        .lines()
+        .filter_map(|l| l.strip_prefix("### "))
+        .filter_map(|l| l.split_whitespace().next())
+    {
+        if code.starts_with('L') && code != "L022" {
+            assert!(
+                seen.contains(code),
+                "{code} never fires on the corpus (seen: {seen:?})"
+            );
+        }
+    }
+    for exact in [
+        "good.Event",
+        "good.FlowKey",
+        "good.FlowStats",
+        "good.LpmV4Key",
+        "embed.Event",
+        "main.bpfEvent",
+    ] {
+        let case: Vec<Case> = CORRECT.iter().filter(|c| c.0 == exact).copied().collect();
+        for c in check_binary(amd64, "bpf/maps.bpf.o", &case) {
+            assert!(
+                c.report.findings.is_empty(),
+                "{exact}: {:#?}",
+                c.report.findings
+            );
+        }
+    }
+}
