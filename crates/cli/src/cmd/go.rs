@@ -28,6 +28,31 @@ The binary needs its DWARF: a build with -ldflags=-w or -s has none.")]
         #[arg(long)]
         go_bin: String,
     },
+    /// Print Go source of a struct that mirrors a BTF type byte for byte: exact-width
+    /// integers, fixed-size arrays, explicit `_ [N]byte` padding for every hole (so the
+    /// layout holds on 386 and arm too), bitfield storage units and unions as byte
+    /// arrays with a comment, enum constants. The output is gofmt-clean.
+    #[command(after_help = "Examples:
+  mapsleuth go gen event --btf prog.bpf.o > event.go
+  mapsleuth go gen 'struct flow_stats' --btf prog.bpf.o --package bpf --host-layout
+  mapsleuth go gen iphdr --btf /sys/kernel/btf/vmlinux --type-name IPHeader
+
+Check the result with `mapsleuth analyze layout` once it is compiled in.")]
+    Gen {
+        #[arg(value_name = "TYPE")]
+        type_name: String,
+        #[command(flatten)]
+        input: crate::cmd::btf::BtfInputArgs,
+        /// The Go package of the file.
+        #[arg(long, default_value = "main")]
+        package: String,
+        /// The Go name of the struct (default: CamelCase of the C name).
+        #[arg(long)]
+        go_name: Option<String>,
+        /// Start every struct with `_ structs.HostLayout`, as bpf2go does (Go 1.23+).
+        #[arg(long)]
+        host_layout: bool,
+    },
     /// List the types in a Go binary's DWARF.
     #[command(after_help = "Examples:
   mapsleuth go types --go-bin ./app --name '^main\\.'
@@ -45,6 +70,32 @@ pub fn run(cmd: GoCommand, out: &mut Out) -> anyhow::Result<i32> {
     match cmd {
         GoCommand::Show { type_name, go_bin } => show(&type_name, &go_bin, out),
         GoCommand::Types { go_bin, name } => types(&go_bin, name.as_deref(), out),
+        GoCommand::Gen {
+            type_name,
+            input,
+            package,
+            go_name,
+            host_layout,
+        } => {
+            if out.format != Format::Table {
+                return Err(out.unsupported("go gen"));
+            }
+            let bytes = crate::cmd::btf::BtfInput::read(&input)?;
+            bytes.with(|btf| {
+                let id = btf
+                    .find_type(&type_name)
+                    .map_err(|e| e.in_file(&input.btf, 0))?;
+                let table = btf.to_table_for(&[id])?;
+                let opts = mapsleuth_analyze::gogen::GoGenOptions {
+                    package,
+                    type_name: go_name,
+                    host_layout,
+                };
+                let source = mapsleuth_analyze::gogen::generate(&table, id, &opts)?;
+                write!(out.stdout, "{source}")?;
+                Ok(0)
+            })
+        }
     }
 }
 
