@@ -169,7 +169,7 @@ fn gap_cell(r: &PaddingRegion) -> Cell {
     Cell {
         offset: bytes(r.offset_bits),
         size: r.size_bits.div_ceil(8),
-        bits: (r.size_bits % 8 != 0 || r.offset_bits % 8 != 0)
+        bits: (!r.size_bits.is_multiple_of(8) || !r.offset_bits.is_multiple_of(8))
             .then_some((r.offset_bits % 8, r.size_bits)),
         name: match r.kind {
             mapsleuth_layout::PaddingKind::Hole => "(hole)".into(),
@@ -1127,7 +1127,7 @@ fn arch_findings(
             if eight
                 && cl.offset_bits % 64 == 0
                 && gl.offset_bits != cl.offset_bits
-                && gl.offset_bits % 64 != 0
+                && !gl.offset_bits.is_multiple_of(64)
             {
                 findings.push(
                     Finding::new(

@@ -367,19 +367,37 @@ impl<'a> Btf<'a> {
                             .map_err(|_| err(ErrorKind::BadString(p.name_off)))?;
                     }
                 }
-                BtfType::Func { proto, .. } => {
-                    if !matches!(self.get(*proto), Ok((_, BtfType::FuncProto { .. }))) {
-                        return Err(err(ErrorKind::Invalid(format!(
-                            "FUNC points at type {proto}, not a FUNC_PROTO"
-                        ))));
-                    }
+                BtfType::Func { proto, .. }
+                    if !matches!(self.get(*proto), Ok((_, BtfType::FuncProto { .. }))) =>
+                {
+                    return Err(err(ErrorKind::Invalid(format!(
+                        "FUNC points at type {proto}, not a FUNC_PROTO"
+                    ))));
                 }
-                BtfType::Array { elem, .. } => {
-                    if *elem == 0 {
-                        return Err(err(ErrorKind::Invalid("ARRAY of void".into())));
-                    }
+                BtfType::Array { elem, .. } if *elem == 0 => {
+                    return Err(err(ErrorKind::Invalid("ARRAY of void".into())));
                 }
                 _ => {}
+            }
+            // Typedefs, qualifiers and arrays must lead to a sized type: a loop
+            // (`typedef a b; typedef b a`, CONST of itself) never does, and the kernel
+            // refuses it.
+            if matches!(
+                c.kind,
+                Kind::Typedef
+                    | Kind::Volatile
+                    | Kind::Const
+                    | Kind::Restrict
+                    | Kind::TypeTag
+                    | Kind::Array
+            ) {
+                if let Err(BtfError {
+                    kind: ErrorKind::TooDeep,
+                    ..
+                }) = self.size_of(id)
+                {
+                    return Err(err(ErrorKind::TooDeep));
+                }
             }
         }
         Ok(())
@@ -577,7 +595,7 @@ impl<'a> Btf<'a> {
                 BtfType::Int {
                     size, bits, offset, ..
                 } => {
-                    return (u32::from(bits) < size * 8 || offset != 0)
+                    return (u64::from(bits) < u64::from(size) * 8 || offset != 0)
                         .then_some((u32::from(bits), u32::from(offset)));
                 }
                 BtfType::Typedef { type_id }

@@ -160,10 +160,13 @@ fn legacy_maps(file: &object::File) -> Result<Vec<LegacyMap>, String> {
         let def = data.get(off..).unwrap_or_default();
         let field = |i: usize| {
             u32_at(def, i * 4).ok_or_else(|| {
+                // `off` comes from the symbol and may be anything: name it within the
+                // section rather than adding it to the section's file offset.
                 format!(
-                    "map definition `{}` at file offset {:#x} is truncated",
+                    "map definition `{}` at offset {:#x} of the maps section (file offset {:#x}) is truncated",
                     sym.name().unwrap_or("?"),
-                    sec_off + off as u64
+                    off,
+                    sec_off
                 )
             })
         };

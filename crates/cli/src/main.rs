@@ -73,6 +73,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let started = std::time::Instant::now();
     let mut out = Out::new(cli.format, cli.color, cli.quiet, cli.verbose);
     let result = match cli.command {
         Command::Analyze(c) => cmd::analyze::run(c, &mut out),
@@ -84,6 +85,9 @@ fn main() -> ExitCode {
             Ok(0)
         }
     };
+    if out.verbose {
+        eprintln!("mapsleuth: done in {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
+    }
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {

@@ -15,7 +15,7 @@ pub const MAX_LEAVES: usize = 1 << 16;
 /// flattening: a tiny graph can describe exponentially many paths (a struct holding 16
 /// copies of a struct holding 16 copies of ... an empty struct), most of them without a
 /// single field, so the work is bounded as well as the output.
-pub const MAX_STEPS: usize = 1 << 20;
+pub const MAX_STEPS: usize = 1 << 18;
 
 /// What a flattening collects, and the steps it has taken (shared with the walks it
 /// starts for union alternatives and array elements).

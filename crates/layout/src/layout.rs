@@ -162,7 +162,7 @@ impl TypeTable {
             }
             let used = end_bits.div_ceil(8);
             // Bits left over in the last bitfield's unit are a bit hole, not padding.
-            if end_bits % 8 != 0 {
+            if !end_bits.is_multiple_of(8) {
                 holes.push(Hole {
                     offset: end_bits / 8,
                     size: 0,
