@@ -4,6 +4,7 @@
 mod cmd;
 mod output;
 mod render;
+#[cfg(test)]
 mod schemas;
 
 use std::process::ExitCode;
