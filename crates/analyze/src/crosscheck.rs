@@ -242,6 +242,29 @@ fn walk_unions(
                 )?;
             }
         }
+        TypeKind::Array { elem, len } => {
+            let elem_bits = table.size_of(*elem)?.saturating_mul(8);
+            for i in 0..*len {
+                if out.len() >= mapsleuth_layout::MAX_LEAVES {
+                    return Err(LayoutError::TooMany {
+                        what: "unions",
+                        limit: mapsleuth_layout::MAX_LEAVES,
+                    });
+                }
+                let before = out.len();
+                walk_unions(
+                    table,
+                    *elem,
+                    &format!("{path}[{i}]"),
+                    base.saturating_add(elem_bits.saturating_mul(i)),
+                    depth + 1,
+                    out,
+                )?;
+                if out.len() == before {
+                    break; // no unions in the element type: none in the others
+                }
+            }
+        }
         _ => {}
     }
     Ok(())
@@ -271,6 +294,25 @@ fn bit_units(table: &TypeTable, leaves: &[Leaf]) -> Result<Vec<BitUnit>, LayoutE
         }
     }
     Ok(units)
+}
+
+/// Whether a Go field holds whole C bitfields and nothing else: every C leaf it
+/// overlaps is a bitfield lying entirely inside it. Then it is the bitfields' storage,
+/// whatever its width (a unit, or only the bytes the bitfields use).
+fn holds_only_bitfields(go: &Leaf, c_leaves: &[Leaf]) -> bool {
+    let (start, len) = (go.offset_bits, go.size_bits);
+    let integral = matches!(go.kind, LeafKind::Int { .. } | LeafKind::Bytes { .. });
+    let mut any = false;
+    for l in c_leaves
+        .iter()
+        .filter(|l| overlaps((l.offset_bits, l.size_bits), (start, len)))
+    {
+        if !(l.bitfield && l.offset_bits >= start && l.offset_bits + l.size_bits <= start + len) {
+            return false;
+        }
+        any = true;
+    }
+    integral && any
 }
 
 /// Cross-checks one pair. The Go side's target and the C side's target both matter:
@@ -360,6 +402,11 @@ pub fn crosscheck(go: Side, c: Side, rule: MatchRule) -> Result<PairReport, Layo
         let csize = cleaf.size_bits.div_ceil(8);
         let gsize = gleaf.size_bits.div_ceil(8);
         let here = loc(&cleaf.path, coff);
+        if cleaf.bitfield && holds_only_bitfields(gleaf, &c_leaves) {
+            // A Go field named after the bitfield that holds just its bits: judged with
+            // the rest of the storage unit below.
+            continue;
+        }
         if cleaf.bitfield {
             push(
                 Finding::new(
@@ -544,6 +591,11 @@ pub fn crosscheck(go: Side, c: Side, rule: MatchRule) -> Result<PairReport, Layo
             );
             continue;
         }
+        // An integer at an offset Go cannot align it to (packed C structs) can only be
+        // mirrored by bytes.
+        let go_align = u64::from(go.table.target.max_scalar_align.max(1)).min(csize.max(1));
+        // ... and Go has no 128-bit integers.
+        let aligned_for_go = coff % go_align == 0 && matches!(csize, 2 | 4 | 8);
         match (&cleaf.kind, &gleaf.kind) {
             (LeafKind::Int { .. } | LeafKind::Char { .. } | LeafKind::Enum { .. }, LeafKind::Bool) => push(
                 Finding::new(
@@ -589,7 +641,7 @@ pub fn crosscheck(go: Side, c: Side, rule: MatchRule) -> Result<PairReport, Layo
                 .fix(format!("declare `{} {}` and convert explicitly", gleaf.path, go_spelling(cleaf))),
                 &mut c_codes,
             ),
-            (c, LeafKind::Bytes { .. }) if integral(c) && csize > 1 => push(
+            (c, LeafKind::Bytes { .. }) if integral(c) && csize > 1 && aligned_for_go => push(
                 Finding::new(
                     "L023",
                     Severity::Warning,
@@ -720,8 +772,10 @@ pub fn crosscheck(go: Side, c: Side, rule: MatchRule) -> Result<PairReport, Layo
     // --- bitfield storage units ---------------------------------------------------
     let big = c.table.target.byte_order == ByteOrder::Big;
     for u in &units {
-        let all_paired = u.fields.iter().all(|(i, _, _)| pair_of_c[*i].is_some());
-        if all_paired {
+        let misread = |i: usize| {
+            pair_of_c[i].is_some_and(|gi| !holds_only_bitfields(&go_leaves[gi], &c_leaves))
+        };
+        if u.fields.iter().all(|(i, _, _)| misread(*i)) {
             continue; // each pairing already reported L013
         }
         let span = (u.offset * 8, u.size * 8);
@@ -729,20 +783,46 @@ pub fn crosscheck(go: Side, c: Side, rule: MatchRule) -> Result<PairReport, Layo
             .fields
             .iter()
             .map(|&(i, bit, width)| {
-                let shift = if big { u.size * 8 - bit - width } else { bit };
-                format!(
-                    "{} = (unit >> {shift}) & {:#x}",
-                    c_leaves[i].path,
-                    if width >= 64 {
-                        u64::MAX
-                    } else {
-                        (1u64 << width) - 1
-                    }
-                )
+                let path = &c_leaves[i].path;
+                // A packed bitfield may spill out of its unit: no single shift then.
+                let shift = if big { (u.size * 8).checked_sub(bit + width) } else { Some(bit) };
+                match shift {
+                    Some(shift) if bit + width <= u.size * 8 => format!(
+                        "{path} = (unit >> {shift}) & {:#x}",
+                        if width >= 64 { u64::MAX } else { (1u64 << width) - 1 }
+                    ),
+                    _ => format!(
+                        "{path} = {width} bits from bit {bit} of the bytes at offset {} (it spills past its {}-byte unit)",
+                        u.offset, u.size
+                    ),
+                }
             })
             .collect();
+        // A Go integer over the whole unit, or over just the bytes its bitfields use.
+        let fields_span = u
+            .fields
+            .iter()
+            .fold((u64::MAX, 0u64), |(lo, hi), &(i, _, _)| {
+                let l = &c_leaves[i];
+                (lo.min(l.offset_bits), hi.max(l.offset_bits + l.size_bits))
+            });
+        let bitfield_pair = |gi: usize| {
+            pair_of_c
+                .iter()
+                .enumerate()
+                .any(|(ci, p)| *p == Some(gi) && c_leaves[ci].bitfield)
+        };
         let covering = (0..go_leaves.len()).find(|&gi| {
-            !go_used[gi] && go_leaves[gi].offset_bits == span.0 && go_leaves[gi].size_bits == span.1
+            let g = &go_leaves[gi];
+            let holds = g.offset_bits <= fields_span.0
+                && g.offset_bits + g.size_bits >= fields_span.1
+                && holds_only_bitfields(g, &c_leaves);
+            // A field holding only bitfields may serve several units (packed structs
+            // put one unit's bitfields across another's bytes).
+            holds
+                || ((!go_used[gi] || bitfield_pair(gi))
+                    && g.offset_bits == span.0
+                    && g.size_bits == span.1)
         });
         let covering_pad = go_pad
             .iter()
@@ -801,7 +881,13 @@ pub fn crosscheck(go: Side, c: Side, rule: MatchRule) -> Result<PairReport, Layo
 
     // --- C fields with no Go counterpart ---------------------------------------------
     for (ci, cleaf) in c_leaves.iter().enumerate() {
-        if pair_of_c[ci].is_some() || cleaf.alternative.is_some() || cleaf.bitfield {
+        // Zero-size members (flexible arrays) have no bytes to mirror; a Go `[0]T` at
+        // the end would even grow the struct (L016).
+        if pair_of_c[ci].is_some()
+            || cleaf.alternative.is_some()
+            || cleaf.bitfield
+            || cleaf.size_bits == 0
+        {
             continue;
         }
         let span = (cleaf.offset_bits, cleaf.size_bits);

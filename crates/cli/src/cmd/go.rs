@@ -35,7 +35,7 @@ The binary needs its DWARF: a build with -ldflags=-w or -s has none.")]
     #[command(after_help = "Examples:
   mapsleuth go gen event --btf prog.bpf.o > event.go
   mapsleuth go gen 'struct flow_stats' --btf prog.bpf.o --package bpf --host-layout
-  mapsleuth go gen iphdr --btf /sys/kernel/btf/vmlinux --type-name IPHeader
+  mapsleuth go gen iphdr --btf /sys/kernel/btf/vmlinux --go-name IPHeader
 
 Check the result with `mapsleuth analyze layout` once it is compiled in.")]
     Gen {
