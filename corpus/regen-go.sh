@@ -207,3 +207,44 @@ mv "$TMP/manifest.json" "$GODIR/manifest.json"
 
 du -sh "$GODIR" >&2
 log "done"
+
+# ================================================================ gen (Go generated from BTF)
+# Appended section, self-contained: corpus/go/gen holds Go mirrors of BTF types written
+# by mapsleuth's Go generator (crates/analyze/src/gogen.rs, run through its example
+# binary so this does not depend on the CLI), one package per line of
+# go/gen/packages.tsv. Each package also gets describe_gen.go (`gogen --describe`), and
+# go/gen/main.go prints the compiler's layout of every generated struct. Built with the
+# main toolchain for linux/amd64 and linux/386 into bin/gen-go<ver>-linux-<arch>, run
+# natively; their output is oracle/gen-go<ver>-linux-<arch>.json, which
+# crates/analyze/tests/gogen.rs compares with the BTF layouts. Not in manifest.json.
+# Needs cargo (the workspace root is the parent of corpus/).
+GEN="$GODIR/gen"
+log "gen: Go sources from BTF (cargo run --example gogen)"
+command -v cargo >/dev/null 2>&1 || { echo "regen-go.sh: the gen section needs cargo" >&2; exit 1; }
+(cd "$HERE/.." && cargo build --release -q -p mapsleuth-analyze --example gogen)
+gogen() { (cd "$HERE/.." && cargo run --release -q -p mapsleuth-analyze --example gogen -- "$@"); }
+GOFMT="$(dirname "$GOMAIN")/gofmt"
+while IFS=$'\t' read -r pkg btf types opts; do
+	case "$pkg" in '' | '#'*) continue ;; esac
+	flags=()
+	[ "$opts" != host-layout ] || flags+=(--host-layout)
+	mkdir -p "$GEN/$pkg"
+	gogen ${flags[@]+"${flags[@]}"} "$HERE/$btf" "$types" "$pkg" >"$TMP/gen.go"
+	gogen --describe "example.com/gen/$pkg" ${flags[@]+"${flags[@]}"} "$HERE/$btf" "$types" "$pkg" |
+		"$GOFMT" >"$TMP/describe_gen.go"
+	cmp -s "$TMP/gen.go" "$GEN/$pkg/$pkg.go" || cp "$TMP/gen.go" "$GEN/$pkg/$pkg.go"
+	cmp -s "$TMP/describe_gen.go" "$GEN/$pkg/describe_gen.go" || cp "$TMP/describe_gen.go" "$GEN/$pkg/describe_gen.go"
+done <"$GEN/packages.tsv"
+# The generator's output must already be gofmt-clean (describe_gen.go went through gofmt).
+unformatted="$("$GOFMT" -l "$GEN")"
+[ -z "$unformatted" ] || { echo "regen-go.sh: not gofmt-clean: $unformatted" >&2; exit 1; }
+(cd "$GEN" && "$GOMAIN" vet ./...)
+for goarch in amd64 386; do
+	name="gen-go$MAIN_GO-linux-$goarch"
+	log "build $name"
+	# -buildvcs=false: the git revision and dirty flag would change the bytes at every commit.
+	(cd "$GEN" && GOOS=linux GOARCH="$goarch" "$GOMAIN" build -trimpath -buildvcs=false -o "$BIN/$name" .)
+	"$BIN/$name" >"$ORA/$name.json"
+done
+du -sh "$GEN" "$BIN"/gen-* >&2
+log "gen done"
