@@ -7,14 +7,18 @@
 use libfuzzer_sys::fuzz_target;
 use mapsleuth_dump::{read_bytes, Dump, DumpError, DumpFormat, Position, ReadOptions};
 
-fn check_pos(data: &[u8], p: Position) {
+/// The position lies in the input and has the right line number (`newlines`: the
+/// offsets of the input's newlines).
+fn check_pos(data: &[u8], newlines: &[usize], p: Position) {
     let at = p.offset as usize;
     assert!(at <= data.len());
-    let line = data[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    let line = newlines.partition_point(|&n| n < at) as u64 + 1;
     assert_eq!(p.line, line);
 }
 
 fn summary(data: &[u8], r: &Result<Vec<Dump>, DumpError>) -> String {
+    let newlines: Vec<usize> = (0..data.len()).filter(|&i| data[i] == b'\n').collect();
+    let check_pos = |data: &[u8], p: Position| check_pos(data, &newlines, p);
     match r {
         Err(e) => {
             if let Some(p) = e.pos {

@@ -3,6 +3,9 @@
 //! dump readers) typed decoding and dump forensics.
 
 pub mod crosscheck;
+pub mod decode;
+pub mod dump_report;
+pub mod forensics;
 pub mod gogen;
 pub mod pairing;
 pub mod report;

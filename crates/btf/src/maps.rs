@@ -2,12 +2,12 @@
 //! libbpf's `__uint(name, val)` (`int (*name)[val]`), `__type(name, T)` (`T *name`) and
 //! `__array(name, T)` (`T *name[]`) macros; and legacy `struct bpf_map_def` maps.
 
-use mapsleuth_layout::TypeTable;
+use mapsleuth_layout::{LayoutError, TypeTable};
 use serde::Serialize;
 
 use crate::raw::BtfType;
 use crate::source::LegacyMap;
-use crate::{Btf, BtfError};
+use crate::{Btf, BtfError, ErrorKind};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -104,12 +104,17 @@ pub fn discover_maps(
             continue;
         };
         for v in vars {
-            let (c, t) = btf.get(v.type_id)?;
-            let BtfType::Var { type_id, .. } = t else {
+            let def = || -> Result<Option<MapDef>, BtfError> {
+                let (c, t) = btf.get(v.type_id)?;
+                let BtfType::Var { type_id, .. } = t else {
+                    return Ok(None);
+                };
+                let name = btf.string(c.name_off)?.to_string();
+                map_from_struct(btf, table, type_id, name, 0).map(Some)
+            };
+            let Some(mut def) = def().map_err(|e| at_map_record(btf, e, v.type_id, id))? else {
                 continue;
             };
-            let name = btf.string(c.name_off)?.to_string();
-            let mut def = map_from_struct(btf, table, type_id, name, 0)?;
             def.source = MapSource::Btf {
                 var_type_id: v.type_id,
             };
@@ -150,6 +155,34 @@ pub fn discover_maps(
         });
     }
     Ok(out)
+}
+
+/// Errors inside one map's definition (a type id that does not exist, a typedef loop
+/// found by the layout model) carry no offset of their own: place them at the map's VAR
+/// record, or at the `.maps` DATASEC when the VAR itself is missing.
+fn at_map_record(btf: &Btf, e: BtfError, var: u32, datasec: u32) -> BtfError {
+    if e.offset != 0 {
+        return e;
+    }
+    let Some((offset, id)) = btf
+        .offset_of(var)
+        .map(|o| (o, var))
+        .or_else(|| btf.offset_of(datasec).map(|o| (o, datasec)))
+    else {
+        return e;
+    };
+    let kind = match e.kind {
+        ErrorKind::Layout(LayoutError::BadTypeId(t)) => ErrorKind::BadTypeId(t),
+        ErrorKind::Layout(LayoutError::TooDeep { .. }) => ErrorKind::TooDeep,
+        ErrorKind::Layout(other) => ErrorKind::Invalid(other.to_string()),
+        k => k,
+    };
+    BtfError {
+        kind,
+        offset,
+        type_id: Some(id),
+        ..e
+    }
 }
 
 /// Reads one map-definition struct (`struct { __uint(type, ...); ... }`).

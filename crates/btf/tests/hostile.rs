@@ -52,7 +52,9 @@ impl Rng {
 // The path every case runs, and what an error must say.
 
 /// An error must say where: a byte offset inside the blob, or the file it came from.
-/// `Layout` and `NotFound` are documented as unlocated (they name a type instead).
+/// `Layout` and `NotFound` are documented as unlocated (they name a type instead). Byte
+/// 0 is the magic: only a bad magic, a truncation there or a limit on the whole section
+/// is located at it (anything else at 0 is an offset nobody filled in).
 fn check_error(case: &str, e: &BtfError, blob_len: usize) -> Result<(), String> {
     let shown = e.to_string();
     let ok = match &e.kind {
@@ -60,7 +62,10 @@ fn check_error(case: &str, e: &BtfError, blob_len: usize) -> Result<(), String> 
             e.path.as_deref().is_some_and(|p| shown.starts_with(p))
         }
         ErrorKind::Layout(_) | ErrorKind::NotFound(_) => !shown.is_empty(),
-        _ => shown.contains("at byte") && e.offset <= blob_len,
+        ErrorKind::BadMagic { .. } | ErrorKind::Truncated { .. } | ErrorKind::Limit { .. } => {
+            shown.contains("at byte") && e.offset <= blob_len
+        }
+        _ => shown.contains("at byte") && e.offset <= blob_len && e.offset > 0,
     };
     if ok {
         Ok(())
@@ -491,7 +496,7 @@ fn bit_flips() {
     let mut t = Tally::default();
     let mut rng = Rng(0xb17f_11b5);
     for input in inputs() {
-        let n = if input.split { 6 } else { 24 };
+        let n = if input.split { 4 } else { 12 };
         for i in 0..n {
             let mut blob = input.blob.clone();
             let flips = if i < n / 2 { 1 } else { 2 + rng.below(7) };
@@ -507,7 +512,7 @@ fn bit_flips() {
             continue;
         }
         // Flips anywhere in the container (ELF headers, compressed payloads, symbols).
-        for _ in 0..8 {
+        for _ in 0..4 {
             let mut file = input.file.clone();
             let mut at = Vec::new();
             for _ in 0..1 + rng.below(4) {
@@ -688,11 +693,8 @@ fn crafted_type_records() {
                 _ => {}
             }
         }
-        let (n_generic, n_specific, n_words): (usize, usize, usize) = if input.split {
-            (4, 6, 2)
-        } else {
-            (14, usize::MAX, 8)
-        };
+        let (n_generic, n_specific, n_words): (usize, usize, usize) =
+            if input.split { (4, 6, 2) } else { (6, 20, 4) };
         let mut muts: Vec<(usize, u32, String)> = Vec::new();
         for _ in 0..n_generic {
             muts.push(generic.swap_remove(rng.below(generic.len())));
@@ -802,10 +804,10 @@ fn corrupted_elf_section_headers() {
             f(&mut file);
             cases.push((what, file));
         };
-        for v in [0, 1, flen - 8, flen, u64::MAX - 63, u64::MAX] {
+        for v in [0, flen - 8, u64::MAX - 63] {
             set(format!("e_shoff = {v:#x}"), &|f| o.put64(f, 0x28, v));
         }
-        for v in [0, 1, 0x7fff, 0xffff] {
+        for v in [0, 0xffff] {
             set(format!("e_shnum = {v:#x}"), &|f| o.put16(f, 0x3c, v));
             set(format!("e_shstrndx = {v:#x}"), &|f| o.put16(f, 0x3e, v));
         }
@@ -817,12 +819,12 @@ fn corrupted_elf_section_headers() {
                 continue;
             };
             let at = s.at;
-            for v in [flen - 4, flen, u64::MAX - 7, u64::MAX] {
+            for v in [flen - 4, u64::MAX - 7] {
                 set(format!("{name} sh_offset = {v:#x}"), &|f| {
                     o.put64(f, at + 24, v)
                 });
             }
-            for v in [0, 3, 13, flen, u64::MAX] {
+            for v in [0, 13, u64::MAX] {
                 set(format!("{name} sh_size = {v:#x}"), &|f| {
                     o.put64(f, at + 32, v)
                 });
@@ -967,6 +969,57 @@ fn truncated_header() {
     let e = Btf::parse(&blob[..blob.len() / 2]).unwrap_err();
     assert!(matches!(e.kind, ErrorKind::BadHeader(_)), "{e}");
     assert_eq!(e.offset, 12, "the type_len field");
+}
+
+/// A `.maps` variable whose type does not exist: map discovery (which runs on BTF that
+/// was not validated) names the VAR record, not byte 0.
+#[test]
+fn map_discovery_errors_name_the_map_record() {
+    let file = read("bpf/maps.bpf.o");
+    let b = BtfBytes::from_file_bytes("maps.bpf.o", &file).unwrap();
+    let btf = Btf::parse(&b.data).unwrap();
+    let maps = btf.ids_named(".maps")[0];
+    let Ok((_, BtfType::Datasec { vars, .. })) = btf.get(maps) else {
+        panic!("no .maps DATASEC")
+    };
+    let var = vars[0].type_id;
+    let at = btf.offset_of(var).unwrap();
+    let missing = btf.count() + 7;
+    let mut blob = b.data.clone();
+    Order::of_btf(&blob).put32(&mut blob, at + 8, missing);
+    let btf = Btf::parse(&blob).unwrap();
+    let table = btf.to_table().unwrap();
+    let e = discover_maps(&btf, &table, &b.legacy_maps).unwrap_err();
+    assert_eq!(
+        (e.kind.clone(), e.offset, e.type_id),
+        (ErrorKind::BadTypeId(missing), at, Some(var)),
+        "{e}"
+    );
+    assert!(e.to_string().contains(&format!("at byte {at}")), "{e}");
+}
+
+/// A legacy map symbol whose value points far past the `maps` section: the error names
+/// the offset in the section (adding it to the section's file offset overflowed).
+#[test]
+fn legacy_map_symbol_past_the_section() {
+    let mut file = read("bpf/legacy.bpf.o");
+    let o = Order::of_elf(&file);
+    let secs = sections(&file);
+    let shndx = secs.iter().position(|s| s.name == "maps").unwrap() as u16;
+    let sym = section(&secs, ".symtab").unwrap().clone();
+    let entry = (0..sym.size / 24)
+        .map(|i| sym.offset + 24 * i)
+        .find(|&e| o.get16(&file, e + 6) == shndx && file[e + 4] & 0xf == 1)
+        .expect("a map symbol");
+    o.put64(&mut file, entry + 8, u64::MAX - 3);
+    let e = BtfBytes::from_file_bytes("legacy.bpf.o", &file).unwrap_err();
+    assert!(matches!(e.kind, ErrorKind::Elf(_)), "{e}");
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with("legacy.bpf.o: ")
+            && shown.contains("at offset 0xfffffffffffffffc of the maps section"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -1220,71 +1273,24 @@ fn loops() {
     }
 }
 
+/// The bounds on flattening leave real types alone: every struct and union of vmlinux
+/// flattens without hitting them. Slow in a debug build, hence ignored; run with
+/// `cargo test --release -p mapsleuth-btf --test hostile -- --ignored`.
 #[test]
 #[ignore]
-fn zz_vmlinux_steps() {
+fn vmlinux_types_flatten_within_the_limits() {
     let data = read("btf/vmlinux.btf");
     let btf = Btf::parse(&data).unwrap();
     let table = btf.to_table().unwrap();
-    let mut errs = std::collections::BTreeMap::new();
-    let start = Instant::now();
-    let mut worst = (Duration::ZERO, 0);
+    let mut failed = Vec::new();
     for (id, t) in table.iter() {
         if matches!(t.kind, TypeKind::Struct(_) | TypeKind::Union(_)) {
-            let s = Instant::now();
-            if let Err(e) = table.leaves(id) {
-                *errs.entry(format!("leaves {e}")).or_insert(0) += 1;
-            }
-            if let Err(e) = table.padding(id) {
-                *errs.entry(format!("padding {e}")).or_insert(0) += 1;
-            }
-            if s.elapsed() > worst.0 {
-                worst = (s.elapsed(), id);
+            for r in [table.leaves(id).map(|_| ()), table.padding(id).map(|_| ())] {
+                if let Err(e) = r {
+                    failed.push(format!("{}: {e}", table.type_name(id)));
+                }
             }
         }
     }
-    eprintln!(
-        "{:?} worst {:?} {}: {errs:#?}",
-        start.elapsed(),
-        worst,
-        table.type_name(worst.1)
-    );
-}
-
-#[test]
-fn zz_timing() {
-    for f in ["bpf/types.bpf.o", "bpf/maps.bpf.o", "bpf/legacy.bpf.o"] {
-        let file = read(f);
-        let t0 = Instant::now();
-        let b = BtfBytes::from_file_bytes(f, &file).unwrap();
-        let t1 = t0.elapsed();
-        let btf = Btf::parse(&b.data).unwrap();
-        let t2 = t0.elapsed();
-        btf.validate().unwrap();
-        let t3 = t0.elapsed();
-        for n in ["event", "struct nested", "union u", "enum e"] {
-            if let Ok(id) = btf.find_type(n) {
-                let t = btf.to_table_for(&[id]).unwrap();
-                let _ = t.layout(id);
-            }
-        }
-        let _ = btf.find_type("no_such");
-        let t4 = t0.elapsed();
-        let table = btf.to_table().unwrap();
-        let t5 = t0.elapsed();
-        let mut worst = (Duration::ZERO, 0);
-        for (id, ty) in table.iter() {
-            if matches!(ty.kind, TypeKind::Struct(_) | TypeKind::Union(_)) {
-                let s = Instant::now();
-                let _ = table.layout(id);
-                let _ = table.leaves(id);
-                let _ = table.padding(id);
-                if s.elapsed() > worst.0 { worst = (s.elapsed(), id); }
-            }
-        }
-        let t6 = t0.elapsed();
-        discover_maps(&btf, &table, &b.legacy_maps).unwrap();
-        let t7 = t0.elapsed();
-        eprintln!("{f}: {} types; elf {t1:?} parse {t2:?} validate {t3:?} lookups {t4:?} table {t5:?} flatten {t6:?} (worst {worst:?} {}) maps {t7:?}", btf.count(), table.type_name(worst.1));
-    }
+    assert!(failed.is_empty(), "{failed:#?}");
 }

@@ -1,4 +1,5 @@
-//! Minimal capture front end until the CLI has `mapsleuth capture`:
+//! Minimal capture front end for experiments with read options the CLI's `mapsleuth capture`
+//! does not expose (`--next-key`, `--threads`):
 //! `capture (--id N | --name NAME | --pinned PATH | --all)... -o OUT [--next-key]
 //! [--threads N] [--batch ENTRIES]`.
 use std::path::PathBuf;

@@ -1,5 +1,6 @@
 //! Live capture of eBPF maps with raw `bpf(2)` syscalls (no libbpf), into self-describing
-//! capture files (see [`capture_file`] and `docs/capture-format.md`).
+//! capture files (see [`capture_file`] and `docs/capture-format.md`). The format itself
+//! (reader and writer) lives in `mapsleuth-dump`, re-exported here as [`capture_file`].
 //!
 //! Everything is read-only: maps are opened with `BPF_F_RDONLY` and only looked up,
 //! never updated, deleted or popped. All `unsafe` code is in the private `sys` module.
@@ -17,7 +18,7 @@
 //! ```
 #![deny(unsafe_code)]
 
-pub mod capture_file;
+pub use mapsleuth_dump::capture_file;
 
 #[cfg(target_os = "linux")]
 pub mod cpus;
@@ -58,5 +59,9 @@ mod tests;
 #[cfg(all(test, not(target_os = "linux")))]
 #[test]
 fn live_capture_needs_linux() {
-    eprintln!("SKIP mapsleuth-capture live tests: bpf(2) exists only on Linux");
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIP mapsleuth-capture live tests: bpf(2) exists only on Linux"
+    );
 }

@@ -48,7 +48,7 @@ const TYPE_NAMES: [&str; 34] = [
 ];
 
 /// A map type (`enum bpf_map_type`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct MapType(pub u32);
 
@@ -126,7 +126,7 @@ impl MapType {
 }
 
 /// What the kernel reports about a map (`struct bpf_map_info`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct MapInfo {
     pub id: u32,
     pub map_type: MapType,

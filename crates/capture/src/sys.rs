@@ -657,7 +657,10 @@ mod tests {
                 .output()
                 .is_err()
         {
-            eprintln!(
+            // Straight to stderr: libtest captures eprintln! of passing tests.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
                 "SKIP layouts_match_uapi_header: no C compiler or no {}",
                 header.display()
             );

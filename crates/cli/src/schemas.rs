@@ -32,8 +32,20 @@ pub fn all() -> Vec<(&'static str, Schema)> {
             schema_for!(mapsleuth_analyze::report::LayoutReport),
         ),
         (
+            "analyze-dump.schema.json",
+            schema_for!(mapsleuth_analyze::dump_report::DumpReport<'static>),
+        ),
+        (
             "findings.schema.json",
             schema_for!(Vec<mapsleuth_layout::Finding>),
+        ),
+        (
+            "capture-list.schema.json",
+            schema_for!(Vec<crate::cmd::capture::MapRow>),
+        ),
+        (
+            "capture.schema.json",
+            schema_for!(crate::cmd::capture::CaptureReport),
         ),
     ]
 }

@@ -7,7 +7,19 @@ use std::sync::Arc;
 use serde::Serialize;
 
 /// A place in the input: 1-based line number and 0-based byte offset.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    schemars::JsonSchema,
+)]
 pub struct Position {
     pub line: u64,
     pub offset: u64,
@@ -127,6 +139,8 @@ pub enum ErrorKind {
     TrailingData(String),
     #[error("{0}")]
     InvalidOption(String),
+    #[error("bad capture file: {0}")]
+    Capture(String),
     #[error("{0}")]
     NotDumpable(String),
 }

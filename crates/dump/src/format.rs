@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 /// A dump format. `FromStr` takes the names `--input-format` accepts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DumpFormat {
     /// `bpftool map dump` of a map without BTF: `key: .. value: ..` hex lines,
@@ -20,14 +20,17 @@ pub enum DumpFormat {
     Json,
     /// Concatenated key‖value records; sizes come from the caller.
     Raw,
+    /// A mapsleuth capture file (`capture_file`), recognised by its magic.
+    Capture,
 }
 
 impl DumpFormat {
-    pub const ALL: [DumpFormat; 4] = [
+    pub const ALL: [DumpFormat; 5] = [
         DumpFormat::Text,
         DumpFormat::BtfText,
         DumpFormat::Json,
         DumpFormat::Raw,
+        DumpFormat::Capture,
     ];
 
     pub fn name(self) -> &'static str {
@@ -36,6 +39,7 @@ impl DumpFormat {
             DumpFormat::BtfText => "btf-text",
             DumpFormat::Json => "json",
             DumpFormat::Raw => "raw",
+            DumpFormat::Capture => "capture",
         }
     }
 }
@@ -47,7 +51,7 @@ impl fmt::Display for DumpFormat {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown dump format `{0}` (expected one of: text, btf-text, json, raw)")]
+#[error("unknown dump format `{0}` (expected one of: text, btf-text, json, raw, capture)")]
 pub struct ParseFormatError(pub String);
 
 impl FromStr for DumpFormat {
@@ -59,6 +63,7 @@ impl FromStr for DumpFormat {
             "btf-text" | "btf_text" | "btftext" | "btf" => DumpFormat::BtfText,
             "json" | "pretty" | "pretty-json" | "-j" | "-p" => DumpFormat::Json,
             "raw" | "records" => DumpFormat::Raw,
+            "capture" | "mscap" => DumpFormat::Capture,
             _ => return Err(ParseFormatError(s.to_string())),
         })
     }
@@ -71,6 +76,9 @@ const SNIFF: usize = 64 * 1024;
 /// text formats (raw records cannot be recognised: their sizes must be given).
 pub fn detect_format(input: &[u8]) -> Option<DumpFormat> {
     let head = &input[..input.len().min(SNIFF)];
+    if crate::capture::is_capture(head) {
+        return Some(DumpFormat::Capture);
+    }
     let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
     let start = head.iter().position(|b| !b.is_ascii_whitespace())?;
     let head = &head[start..];

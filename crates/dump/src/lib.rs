@@ -4,7 +4,8 @@
 //! - [`DumpFormat::Text`]: `bpftool map dump` of a map without BTF;
 //! - [`DumpFormat::BtfText`]: `bpftool map dump` of a map with BTF (decoded values only);
 //! - [`DumpFormat::Json`]: `bpftool -j` / `-p map dump`, raw bytes and `formatted`;
-//! - [`DumpFormat::Raw`]: concatenated key‖value records of sizes given by the caller.
+//! - [`DumpFormat::Raw`]: concatenated key‖value records of sizes given by the caller;
+//! - [`DumpFormat::Capture`]: mapsleuth capture files ([`capture_file`]), one dump per map.
 //!
 //! Reading never panics and never prints. A fatal problem is an `Err` naming the input,
 //! line and byte offset; a problem confined to one entry (bad hex, a truncated last
@@ -21,6 +22,9 @@
 //! assert_eq!(entry.position().line, 1);
 //! ```
 
+pub mod capture_file;
+
+mod capture;
 mod error;
 mod format;
 mod hex;
@@ -160,6 +164,17 @@ pub(crate) fn read_window(
     opts: &ReadOptions,
 ) -> Result<Vec<Dump>, DumpError> {
     win.fill(SNIFF)?;
+    if opts.format == Some(DumpFormat::Capture)
+        || (opts.format.is_none() && capture::is_capture(win.bytes()))
+    {
+        let bytes = read_all(&mut win)?;
+        let ctx = Ctx {
+            file,
+            opts,
+            format: DumpFormat::Capture,
+        };
+        return capture::read(&ctx, &bytes);
+    }
     let blank = win.at_eof() && win.bytes().iter().all(u8::is_ascii_whitespace);
     let format = match opts.format {
         Some(f) => f,
@@ -189,6 +204,7 @@ pub(crate) fn read_window(
         DumpFormat::BtfText => json::read(&ctx, &mut win, json::Mode::BtfText)?,
         DumpFormat::Json => json::read(&ctx, &mut win, json::Mode::Json)?,
         DumpFormat::Raw => raw::read(&ctx, &mut win)?,
+        DumpFormat::Capture => unreachable_capture(&ctx)?,
     };
     if dumps.is_empty() {
         dumps.push(ctx.new_dump(0, Position::START));
@@ -217,6 +233,24 @@ pub(crate) fn read_window(
         }
     }
     Ok(dumps)
+}
+
+/// Captures are read above; this keeps the match exhaustive without a panic.
+fn unreachable_capture(ctx: &Ctx<'_>) -> Result<Vec<Dump>, DumpError> {
+    Err(DumpError::new(
+        &ctx.file,
+        None,
+        ErrorKind::InvalidOption("capture files are read whole".into()),
+    ))
+}
+
+/// The rest of the input (captures are verified whole: a digest covers the file).
+fn read_all(win: &mut Window<'_>) -> Result<Vec<u8>, DumpError> {
+    while !win.at_eof() {
+        let want = win.bytes().len().saturating_add(win.chunk());
+        win.fill(want)?;
+    }
+    Ok(win.bytes().to_vec())
 }
 
 /// What every reader shares: the input's name, the options, the format.

@@ -17,7 +17,7 @@ const NONE: u32 = u32::MAX;
 const FLAG_PERCPU: u8 = 1;
 
 /// Where a dump came from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Source {
     /// The input's name: its path, `<stdin>`, or what the caller passed.
     pub name: Arc<str>,
@@ -30,7 +30,7 @@ pub struct Source {
 /// What is known about the map. Everything is optional: a plain dump says nothing,
 /// a multi-map dump has a header (id, type, name, flags), `bpftool -j map show`
 /// tells the rest.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct MapMeta {
     pub id: Option<u32>,
     pub name: Option<String>,
@@ -127,7 +127,7 @@ pub fn bpftool_dump_note(map_type: &str) -> Option<&'static str> {
 }
 
 /// What an entry holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub enum EntryKind {
     /// A key and one value.
     Value,
@@ -419,13 +419,13 @@ impl Dump {
     /// Adds a finished entry, checking limits and that its sizes match earlier entries.
     /// Records referenced by `rec` must already be closed.
     pub(crate) fn commit(&mut self, rec: EntryRec, limits: &Limits) -> Result<(), DumpError> {
-        if self.entries.len() as u64 >= limits.max_entries {
+        // Entries index their records with u32s.
+        let limit = limits.max_entries.min(u64::from(u32::MAX - 1));
+        if self.entries.len() as u64 >= limit {
             return Err(DumpError::new(
                 &self.source.name,
                 Some(rec.pos()),
-                ErrorKind::TooManyEntries {
-                    limit: limits.max_entries,
-                },
+                ErrorKind::TooManyEntries { limit },
             ));
         }
         let file = Arc::clone(&self.source.name);

@@ -43,19 +43,17 @@ pub(crate) fn read(ctx: &Ctx<'_>, win: &mut Window<'_>) -> Result<Vec<Dump>, Dum
     let mut d = ctx.new_dump(0, Position::START);
     d.meta.key_size = u32::try_from(layout.key_size).ok();
     d.meta.value_size = u32::try_from(layout.value_size).ok();
-    let mut index = 0u64;
     loop {
         win.fill(record.max(1 << 20))?;
-        let bytes = win.bytes();
-        let whole = bytes.len() / record;
+        let whole = win.bytes().len() / record;
         if whole == 0 {
             break;
         }
         for i in 0..whole {
-            let rec_bytes = &bytes[i * record..(i + 1) * record];
-            let at = win.base() + i * record;
-            // Raw input has no lines: the record number stands in for the line.
-            let mut rec = EntryRec::new(Position::new(index + 1, at as u64));
+            let pos = win.pos(i * record);
+            let rec_bytes = &win.bytes()[i * record..(i + 1) * record];
+            // Lines mean little in binary input, but are numbered as everywhere else.
+            let mut rec = EntryRec::new(pos);
             rec.key = d.keys_mut().push(&rec_bytes[..layout.key_size]) as u32;
             let first = u32::try_from(d.value_records()).map_err(|_| {
                 DumpError::new(
@@ -76,7 +74,6 @@ pub(crate) fn read(ctx: &Ctx<'_>, win: &mut Window<'_>) -> Result<Vec<Dump>, Dum
                 rec.set_percpu();
             }
             d.commit(rec, limits)?;
-            index += 1;
         }
         win.consume(whole * record);
     }
@@ -84,7 +81,7 @@ pub(crate) fn read(ctx: &Ctx<'_>, win: &mut Window<'_>) -> Result<Vec<Dump>, Dum
     if rest != 0 {
         let e = DumpError::new(
             &ctx.file,
-            Some(Position::new(index + 1, win.base() as u64)),
+            Some(win.pos(0)),
             ErrorKind::RawRemainder {
                 bytes: rest,
                 record,

@@ -126,7 +126,7 @@ fn counts_match_found_elements_and_json_length() {
                     assert_eq!(row.format, DumpFormat::BtfText, "{}", row.file);
                 }
             }
-            DumpFormat::Raw => unreachable!(),
+            DumpFormat::Raw | DumpFormat::Capture => unreachable!(),
         }
     }
 }

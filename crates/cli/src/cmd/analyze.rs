@@ -32,6 +32,13 @@ pub enum AnalyzeCommand {
 
 Exit status 1 when a finding reaches --fail-on (error by default): use it to gate CI.")]
     Layout(LayoutArgs),
+    /// Decode map dumps with their real types and report what a human would miss:
+    /// non-zero padding (uninitialised memory, keys a zeroed lookup misses), sizes that
+    /// do not match the types, all-zero entries, fields always zero or constant, strings
+    /// without a terminator, enum values outside the enum, duplicate, missing and
+    /// unexpected keys, and fields the types decode differently from bpftool.
+    #[command(after_help = crate::cmd::analyze_dump::AFTER_HELP)]
+    Dump(crate::cmd::analyze_dump::DumpArgs),
 }
 
 #[derive(Args)]
@@ -56,6 +63,7 @@ pub struct LayoutArgs {
 pub fn run(cmd: AnalyzeCommand, out: &mut Out) -> anyhow::Result<i32> {
     match cmd {
         AnalyzeCommand::Layout(args) => layout(&args, out),
+        AnalyzeCommand::Dump(args) => crate::cmd::analyze_dump::run(&args, out),
     }
 }
 

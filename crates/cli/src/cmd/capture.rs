@@ -1,5 +1,7 @@
 //! `mapsleuth capture ...`: live maps, read with bpf(2), into capture files.
 
+// Live capture exists only on Linux; elsewhere the commands say so.
+#[cfg_attr(not(target_os = "linux"), allow(unused_imports))]
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -7,6 +9,7 @@ use clap::{ArgGroup, Args, Subcommand};
 use mapsleuth_capture::capture_file::{ReadMethod, SkippedMap};
 use serde::Serialize;
 
+#[cfg_attr(not(target_os = "linux"), allow(unused_imports))]
 use crate::output::{csv_field, Format, Out, Style};
 
 const CAPTURE_HELP: &str = "Examples:
@@ -162,7 +165,8 @@ fn capture(_args: &CaptureArgs, _out: &mut Out) -> anyhow::Result<i32> {
 #[cfg(target_os = "linux")]
 fn list(out: &mut Out) -> anyhow::Result<i32> {
     use mapsleuth_capture::{list_maps, Readability};
-    let rows: Vec<MapRow> = list_maps()?
+    let rows: Vec<MapRow> = list_maps()
+        .map_err(live_error)?
         .into_iter()
         .map(|m| {
             let not_iterable = match m.readability() {
@@ -253,9 +257,8 @@ fn list(out: &mut Out) -> anyhow::Result<i32> {
 fn capture(args: &CaptureArgs, out: &mut Out) -> anyhow::Result<i32> {
     use std::time::Instant;
 
-    use anyhow::Context;
     use mapsleuth_capture::capture_file::hex;
-    use mapsleuth_capture::{CaptureError, CaptureOptions, Selector};
+    use mapsleuth_capture::{CaptureOptions, Selector};
 
     if !matches!(out.format, Format::Table | Format::Json) {
         return Err(out.unsupported("capture"));
@@ -284,22 +287,11 @@ fn capture(args: &CaptureArgs, out: &mut Out) -> anyhow::Result<i32> {
     let bar = progress::Bar::new(!out.quiet);
     let captured = mapsleuth_capture::capture(&selectors, &opts, &mut |p| bar.update(p));
     bar.clear();
-    let writer = captured.map_err(|e| match &e {
-        CaptureError::NoMapNamed { name } if name.len() > 15 => {
-            let short = name
-                .char_indices()
-                .take_while(|(i, c)| i + c.len_utf8() <= 15)
-                .map(|(_, c)| c)
-                .collect::<String>();
-            anyhow::Error::new(e).context(format!(
-                "the kernel keeps only the first 15 bytes of a map's name: try --name {short}"
-            ))
-        }
-        _ => anyhow::Error::new(e),
-    })?;
+    let writer = captured.map_err(live_error)?;
+    // The error names the file and says why.
     let digest = writer
         .write_atomic(path)
-        .with_context(|| format!("writing {}", path.display()))?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let seconds = started.elapsed().as_secs_f64();
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let h = writer.header();
@@ -355,12 +347,12 @@ fn capture(args: &CaptureArgs, out: &mut Out) -> anyhow::Result<i32> {
         } else if out.verbose {
             writeln!(
                 out.stdout,
-                "  map {} {:?} ({}): {} entries, {:?} read, {} vanished keys, {} revisits",
+                "  map {} {:?} ({}): {} entries, {} read, {} vanished keys, {} revisits",
                 m.id,
                 m.name,
                 m.type_name,
                 m.entry_count,
-                m.read.method,
+                method_name(m.read.method),
                 m.read.vanished_keys,
                 m.read.revisits
             )?;
@@ -382,7 +374,37 @@ fn capture(args: &CaptureArgs, out: &mut Out) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// A capture error as one line. Its message already says what to do (run as root, use
+/// --id, ...) and includes its cause, so the cause is not chained again.
+#[cfg(target_os = "linux")]
+fn live_error(e: mapsleuth_capture::CaptureError) -> anyhow::Error {
+    use mapsleuth_capture::CaptureError;
+    match &e {
+        CaptureError::NoMapNamed { name } if name.len() > 15 => {
+            let mut end = 15;
+            while !name.is_char_boundary(end) {
+                end -= 1;
+            }
+            anyhow::anyhow!(
+                "{e}; the kernel keeps only the first 15 bytes of a map's name: try --name {}",
+                &name[..end]
+            )
+        }
+        _ => anyhow::anyhow!("{e}"),
+    }
+}
+
+/// The method as the capture header spells it.
+#[cfg(target_os = "linux")]
+fn method_name(m: ReadMethod) -> &'static str {
+    match m {
+        ReadMethod::Batch => "batch",
+        ReadMethod::NextKey => "next_key",
+    }
+}
+
 /// `1234 bytes`, `3.4 MiB`.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if n < 1024 {
@@ -414,7 +436,7 @@ mod progress {
                 return Bar(None);
             }
             let style = ProgressStyle::with_template(
-                "{prefix} {bar:30} {human_pos}/{human_len} entries {elapsed_precise}",
+                "{prefix} {wide_bar} {human_pos}/{human_len} entries {elapsed}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");

@@ -1,4 +1,5 @@
 pub mod analyze;
+pub mod analyze_dump;
 pub mod btf;
 pub mod capture;
 pub mod go;

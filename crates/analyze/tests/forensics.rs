@@ -1,0 +1,616 @@
+//! Every D finding fires on a case planted in the corpus (corpus/dumps/README.md) and
+//! stays silent on a clean dump.
+
+use std::path::PathBuf;
+
+use mapsleuth_analyze::forensics::{check_dump, ExpectedKeys, Marks, Options, TypeRef};
+use mapsleuth_btf::{discover_maps, Btf, BtfBytes, MapDef};
+use mapsleuth_dump::{parse_bpftool_map_show, read_bytes, read_file, Dump, ReadOptions};
+use mapsleuth_dwarf::GoBinary;
+use mapsleuth_layout::{ByteOrder, Finding, Severity, TypeTable};
+
+fn corpus(p: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../corpus")).join(p)
+}
+
+struct Object {
+    table: TypeTable,
+    maps: Vec<MapDef>,
+}
+
+fn object() -> &'static Object {
+    static OBJ: std::sync::OnceLock<Object> = std::sync::OnceLock::new();
+    OBJ.get_or_init(|| {
+        let bytes = BtfBytes::read(corpus("bpf/maps.bpf.o").to_str().unwrap()).unwrap();
+        let btf = Btf::parse(&bytes.data).unwrap();
+        let table = btf.to_table().unwrap();
+        let maps = discover_maps(&btf, &table, &bytes.legacy_maps).unwrap();
+        Object { table, maps }
+    })
+}
+
+fn types(map: &str) -> (Option<TypeRef<'static>>, Option<TypeRef<'static>>) {
+    let obj = object();
+    let def = obj.maps.iter().find(|m| m.name == map).unwrap();
+    let t = |id: Option<u32>| {
+        id.map(|id| TypeRef {
+            table: &obj.table,
+            id,
+        })
+    };
+    (t(def.key_type_id), t(def.value_type_id))
+}
+
+/// The dump with its `bpftool map show` information attached.
+fn dump(file: &str) -> Dump {
+    let mut d = read_file(corpus(&format!("dumps/{file}")), &ReadOptions::default())
+        .unwrap()
+        .remove(0);
+    let stem = file.split('.').next().unwrap();
+    if let Ok(show) = std::fs::read(corpus(&format!("dumps/{stem}.show.json"))) {
+        d.merge_meta(&parse_bpftool_map_show(&show, "show").unwrap()[0]);
+    }
+    d
+}
+
+fn check(file: &str, map: &str, opts: Options) -> (Vec<Finding>, Vec<Marks>) {
+    let d = dump(file);
+    let (k, v) = types(map);
+    let (f, m, _) = check_dump(&d, k, v, opts).unwrap();
+    (f, m)
+}
+
+fn with(findings: &[Finding], code: &str) -> Vec<Finding> {
+    findings
+        .iter()
+        .filter(|f| f.code == code)
+        .cloned()
+        .collect()
+}
+
+fn show(findings: &[Finding]) -> String {
+    findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {:?} {:?}: {}",
+                f.code, f.severity, f.location, f.message
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn assert_silent(findings: &[Finding], code: &str) {
+    assert!(
+        with(findings, code).is_empty(),
+        "{code} fired:\n{}",
+        show(findings)
+    );
+}
+
+fn one(findings: &[Finding], code: &str) -> Finding {
+    let f = with(findings, code);
+    assert_eq!(f.len(), 1, "{code}:\n{}", show(findings));
+    f.into_iter().next().unwrap()
+}
+
+fn go_types(names: &[&str]) -> (TypeTable, Vec<u32>) {
+    let bin = GoBinary::open(corpus("go/bin/app-go1.25.5-linux-amd64")).unwrap();
+    bin.table_for(names).unwrap()
+}
+
+/// lpm_v4 holds three clean entries of a padding-free key: nothing to say.
+#[test]
+fn clean_dump_has_no_findings() {
+    let (f, marks) = check("lpm_v4.json", "lpm_v4", Options::default());
+    assert!(f.is_empty(), "{}", show(&f));
+    assert!(marks.iter().all(|m| m.is_empty()));
+    let d = dump("lpm_v4.json");
+    let (k, v) = types("lpm_v4");
+    let (_, _, stats) = check_dump(&d, k, v, Options::default()).unwrap();
+    assert_eq!(stats.entries, 3);
+    assert!(stats.compared_fields >= 9, "{stats:?}");
+}
+
+#[test]
+fn d001_key_padding() {
+    for file in ["flows.json", "flows.pretty.json", "flows.after.json"] {
+        let (f, marks) = check(file, "flows", Options::default());
+        let d = one(&f, "D001");
+        assert_eq!(d.severity, Severity::Error);
+        assert_eq!(d.location.offset, Some(13));
+        assert_eq!(
+            d.location.key.as_deref(),
+            Some("0a0000050a00000601bb003511deadbe")
+        );
+        assert!(d.message.contains("de ad be"), "{}", d.message);
+        assert_eq!(
+            marks.iter().filter(|m| m.codes().contains(&"D001")).count(),
+            1
+        );
+    }
+    let (f, _) = check("lru_flows.json", "lru_flows", Options::default());
+    one(&f, "D001");
+    let (f, _) = check("lpm_v4.json", "lpm_v4", Options::default());
+    assert_silent(&f, "D001");
+}
+
+#[test]
+fn d002_value_padding() {
+    let (f, _) = check("events.json", "events", Options::default());
+    let d = with(&f, "D002");
+    assert_eq!(d.len(), 2, "{}", show(&f));
+    assert_eq!(d[0].location.offset, Some(4));
+    assert!(d[0].message.contains("de ad be ef") && d[0].message.contains("after `pid`"));
+    assert_eq!(d[1].location.offset, Some(37));
+    assert!(d[1].message.contains("aa bb cc") && d[1].message.contains("trailing"));
+    assert!(d
+        .iter()
+        .all(|x| x.location.key.as_deref() == Some("01000000")));
+    let (f, _) = check("addrs.json", "addrs", Options::default());
+    assert_eq!(one(&f, "D002").location.offset, Some(2));
+    let (f, _) = check("conns.json", "conns", Options::default());
+    let c = one(&f, "D002");
+    assert_eq!(c.location.offset, Some(7));
+    assert_eq!(c.severity, Severity::Warning);
+    for (file, map) in [("flows.json", "flows"), ("lpm_v4.json", "lpm_v4")] {
+        let (f, _) = check(file, map, Options::default());
+        assert_silent(&f, "D002");
+    }
+}
+
+#[test]
+fn d003_key_size() {
+    let obj = object();
+    let d = dump("events.json");
+    let flow_key = obj.table.lookup("struct flow_key").unwrap();
+    let (_, v) = types("events");
+    let (f, marks, _) = check_dump(
+        &d,
+        Some(TypeRef {
+            table: &obj.table,
+            id: flow_key,
+        }),
+        v,
+        Options::default(),
+    )
+    .unwrap();
+    let x = one(&f, "D003");
+    assert!(
+        x.message
+            .contains("16 keys are 4 bytes, but struct flow_key is 16 bytes"),
+        "{}",
+        x.message
+    );
+    assert!(marks.iter().all(|m| m.codes().contains(&"D003")));
+    let (f, _) = check("events.json", "events", Options::default());
+    assert_silent(&f, "D003");
+}
+
+/// A Go mirror that lost the padding before `TsNs` (corpus/go/app/missingpad): 36
+/// bytes for 40-byte values, and every field after `Pid` decodes differently from
+/// bpftool's decoding with the map's BTF.
+#[test]
+fn d004_value_size_and_d018_disagreement_with_a_go_type() {
+    let (table, ids) = go_types(&["uint32", "missingpad.Event"]);
+    let d = dump("events.json");
+    let (f, marks, stats) = check_dump(
+        &d,
+        Some(TypeRef {
+            table: &table,
+            id: ids[0],
+        }),
+        Some(TypeRef {
+            table: &table,
+            id: ids[1],
+        }),
+        Options::default(),
+    )
+    .unwrap();
+    let size = one(&f, "D004");
+    assert_eq!(size.severity, Severity::Error);
+    assert!(
+        size.message.contains("16 values are 40 bytes, but"),
+        "{}",
+        size.message
+    );
+    assert!(size.message.contains("is 36 bytes"), "{}", size.message);
+    let dis = with(&f, "D018");
+    let fields: Vec<&str> = dis
+        .iter()
+        .filter_map(|x| x.location.field.as_deref())
+        .collect();
+    assert!(fields.contains(&"TsNs"), "{}", show(&f));
+    assert!(fields.contains(&"Ret"), "{}", show(&f));
+    assert!(!fields.contains(&"Pid"), "{}", show(&f));
+    let ts = dis
+        .iter()
+        .find(|x| x.location.field.as_deref() == Some("TsNs"))
+        .unwrap();
+    assert_eq!(ts.location.offset, Some(4));
+    assert!(ts.message.contains("bpftool's `ts_ns`"), "{}", ts.message);
+    assert!(marks[1].codes().contains(&"D018"));
+    assert!(stats.compared_fields > 0);
+
+    // The correct mirror: same sizes, same values.
+    let (table, ids) = go_types(&["uint32", "good.Event"]);
+    let (f, _, stats) = check_dump(
+        &d,
+        Some(TypeRef {
+            table: &table,
+            id: ids[0],
+        }),
+        Some(TypeRef {
+            table: &table,
+            id: ids[1],
+        }),
+        Options::default(),
+    )
+    .unwrap();
+    assert_silent(&f, "D004");
+    assert_silent(&f, "D018");
+    // pid, ts_ns, ret, is_exit, comm of 16 values, and the 16 keys.
+    assert_eq!(stats.compared_fields, 16 * 5 + 16, "{stats:?}");
+    // Go's blank `_ [4]byte` is padding too.
+    assert!(
+        with(&f, "D002")
+            .iter()
+            .any(|x| x.message.contains("blank field")),
+        "{}",
+        show(&f)
+    );
+}
+
+#[test]
+fn d005_all_zero_values() {
+    let (f, marks) = check("flows.json", "flows", Options::default());
+    let z = one(&f, "D005");
+    assert_eq!(z.severity, Severity::Info);
+    assert_eq!(
+        z.location.key.as_deref(),
+        Some("0a0000070a0000080016c35006000000")
+    );
+    assert_eq!(
+        marks.iter().filter(|m| m.codes().contains(&"D005")).count(),
+        1
+    );
+    let (f, _) = check("events.json", "events", Options::default());
+    assert!(one(&f, "D005")
+        .message
+        .starts_with("12 of 16 entries have an all-zero value"));
+    let (f, _) = check("lpm_v4.json", "lpm_v4", Options::default());
+    assert_silent(&f, "D005");
+}
+
+/// A dump shaped like the benchmark's (corpus/gen-big-dump.sh): drops always 0, state
+/// always CS_ESTABLISHED.
+fn big_like(n: u32) -> Dump {
+    let mut s = String::from("[");
+    for i in 1..=n {
+        let hx = |b: &[u8]| {
+            b.iter()
+                .map(|x| format!("\"0x{x:02x}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let mut v = Vec::new();
+        v.extend_from_slice(&u64::from(i).to_le_bytes());
+        v.extend_from_slice(&(64 * u64::from(i)).to_le_bytes());
+        v.extend_from_slice(&[0, 0, 0, 0, 1, 0, 0, 0]);
+        v.extend_from_slice(&(1000 * u64::from(i)).to_le_bytes());
+        if i > 1 {
+            s.push(',');
+        }
+        s.push_str(&format!(
+            "{{\"key\":[{}],\"value\":[{}]}}",
+            hx(&i.to_le_bytes()),
+            hx(&v)
+        ));
+    }
+    s.push(']');
+    read_bytes(s.as_bytes(), "big-like.json", &ReadOptions::default())
+        .unwrap()
+        .remove(0)
+}
+
+#[test]
+fn d006_d007_zero_and_constant_fields() {
+    let obj = object();
+    let u32_ = obj.table.lookup("__u32").unwrap();
+    let stats = obj.table.lookup("struct flow_stats").unwrap();
+    let t = |id| {
+        Some(TypeRef {
+            table: &obj.table,
+            id,
+        })
+    };
+    let d = big_like(8);
+    let (f, _, _) = check_dump(&d, t(u32_), t(stats), Options::default()).unwrap();
+    let z = one(&f, "D006");
+    assert_eq!(z.location.field.as_deref(), Some("drops"));
+    assert_eq!(z.location.offset, Some(16));
+    let c = one(&f, "D007");
+    assert_eq!(c.location.field.as_deref(), Some("state"));
+    assert!(
+        c.message.contains("CS_ESTABLISHED in all 8"),
+        "{}",
+        c.message
+    );
+    // Too few entries to say "always".
+    let (f, _, _) = check_dump(&big_like(3), t(u32_), t(stats), Options::default()).unwrap();
+    assert_silent(&f, "D006");
+    assert_silent(&f, "D007");
+    // flows: five non-zero values, no field always zero or the same.
+    let (f, _) = check("flows.json", "flows", Options::default());
+    assert_silent(&f, "D006");
+    assert_silent(&f, "D007");
+}
+
+#[test]
+fn d008_d009_d010_strings() {
+    let (f, marks) = check("events.json", "events", Options::default());
+    let no_nul = one(&f, "D008");
+    assert_eq!(no_nul.location.key.as_deref(), Some("02000000"));
+    assert_eq!(no_nul.location.field.as_deref(), Some("comm"));
+    assert_eq!(no_nul.location.offset, Some(21));
+    assert!(no_nul.message.contains("abcdefghijklmnop"));
+    let np = one(&f, "D009");
+    assert_eq!(np.location.key.as_deref(), Some("03000000"));
+    assert!(np.message.contains("\\xff"), "{}", np.message);
+    let after = one(&f, "D010");
+    assert_eq!(after.location.key.as_deref(), Some("04000000"));
+    assert_eq!(marks[2].codes(), ["D008"]);
+    assert_eq!(marks[3].codes(), ["D009"]);
+    assert_eq!(marks[4].codes(), ["D010"]);
+    // Keys 0 and 1 alone: "" and "bash" are clean strings.
+    let d = dump("events.json");
+    let (k, v) = types("events");
+    let mut fx =
+        mapsleuth_analyze::forensics::Forensics::new(&d, k, v, Options::default()).unwrap();
+    for e in d.entries().take(2) {
+        fx.check(e);
+    }
+    let (f, _, _) = fx.finish();
+    for code in ["D008", "D009", "D010"] {
+        assert_silent(&f, code);
+    }
+}
+
+#[test]
+fn d011_enum_values_outside_the_enum() {
+    let (f, _) = check("flows.json", "flows", Options::default());
+    let e = one(&f, "D011");
+    assert_eq!(e.location.field.as_deref(), Some("state"));
+    assert_eq!(e.location.offset, Some(20));
+    assert_eq!(
+        e.location.key.as_deref(),
+        Some("0a0000090a00000a1f90d43106000000")
+    );
+    assert!(e.message.contains("holds 7"), "{}", e.message);
+    // Per-CPU values: state -1 is CS_CLOSED, fine; key 1 of pcpu_hash_stats holds
+    // the bytes 0x15..0x18 = 404166165.
+    let (f, _) = check(
+        "pcpu_hash_stats.json",
+        "pcpu_hash_stats",
+        Options::default(),
+    );
+    assert!(
+        one(&f, "D011").message.contains("404166165 (2×)"),
+        "{}",
+        show(&f)
+    );
+    // The diff pair's second dump has state 2 there.
+    let (f, _) = check("flows.after.json", "flows", Options::default());
+    assert_silent(&f, "D011");
+}
+
+#[test]
+fn d012_more_entries_than_max_entries() {
+    let (k, v) = types("events");
+    let mut d = dump("events.json");
+    assert_eq!(d.meta.max_entries, Some(16));
+    let (f, _, _) = check_dump(&d, k, v, Options::default()).unwrap();
+    assert_silent(&f, "D012");
+    d.meta.max_entries = Some(8);
+    let (f, _, _) = check_dump(&d, k, v, Options::default()).unwrap();
+    assert!(one(&f, "D012")
+        .message
+        .starts_with("16 entries, but the map holds at most 8"));
+    // From the object when the dump does not say.
+    d.meta.max_entries = None;
+    let opts = Options {
+        max_entries_hint: Some((4, "maps.bpf.o's map definition".into())),
+        ..Options::default()
+    };
+    let (f, _, _) = check_dump(&d, k, v, opts).unwrap();
+    assert!(one(&f, "D012")
+        .message
+        .contains("maps.bpf.o's map definition holds at most 4"));
+}
+
+#[test]
+fn d013_duplicate_keys() {
+    let text = std::fs::read_to_string(corpus("dumps/nb_small.txt")).unwrap();
+    let (f, _, _) = check_dump(
+        &read_bytes(text.as_bytes(), "nb_small.txt", &ReadOptions::default()).unwrap()[0],
+        None,
+        None,
+        Options::default(),
+    )
+    .unwrap();
+    assert_silent(&f, "D013");
+    // The first entry twice, as a walk restarted by a concurrent delete prints it.
+    let first = text.lines().next().unwrap();
+    let twice = text.replacen("Found 3 elements", &format!("{first}\nFound 4 elements"), 1);
+    let d = &read_bytes(twice.as_bytes(), "dup.txt", &ReadOptions::default()).unwrap()[0];
+    let (f, marks, _) = check_dump(d, None, None, Options::default()).unwrap();
+    let x = one(&f, "D013");
+    assert_eq!(x.severity, Severity::Error);
+    assert!(
+        x.message
+            .starts_with("1 key is listed more than once (1 extra entries): 01000000 (2×)"),
+        "{}",
+        x.message
+    );
+    assert_eq!(marks[3].codes(), ["D013"]);
+    assert!(marks[0].is_empty());
+}
+
+#[test]
+fn d014_lookup_errors() {
+    let d = dump("nb_devmap.json");
+    let (f, marks, _) = check_dump(&d, None, None, Options::default()).unwrap();
+    let x = one(&f, "D014");
+    assert_eq!(x.severity, Severity::Info, "devmap slots: {}", x.message);
+    assert!(
+        x.message.contains("`No such file or directory` (2)"),
+        "{}",
+        x.message
+    );
+    assert_eq!(marks[0].codes(), ["D014"]);
+    let d = dump("nb_sockmap.json");
+    let (f, _, _) = check_dump(&d, None, None, Options::default()).unwrap();
+    assert!(one(&f, "D014").message.contains("No space left on device"));
+    // Not an expected-empty slot map type: a warning.
+    let mut d = dump("nb_devmap.json");
+    d.meta.map_type = Some("hash".into());
+    let (f, _, _) = check_dump(&d, None, None, Options::default()).unwrap();
+    assert_eq!(one(&f, "D014").severity, Severity::Warning);
+    let (f, _) = check("lpm_v4.json", "lpm_v4", Options::default());
+    assert_silent(&f, "D014");
+}
+
+#[test]
+fn d015_damaged_dumps() {
+    let text = std::fs::read(corpus("dumps/flows.pretty.json")).unwrap();
+    let cut = &text[..text.len() * 2 / 3];
+    let d = &read_bytes(cut, "cut.json", &ReadOptions::default()).unwrap()[0];
+    let (k, v) = types("flows");
+    let (f, _, _) = check_dump(d, k, v, Options::default()).unwrap();
+    let x = with(&f, "D015");
+    assert!(!x.is_empty(), "{}", show(&f));
+    assert!(
+        x.iter()
+            .any(|i| i.severity == Severity::Error && i.location.offset.is_some()),
+        "{}",
+        show(&f)
+    );
+    // A queue: bpftool cannot dump it and says nothing.
+    let d = dump("fifo.json");
+    let (f, _, _) = check_dump(&d, None, None, Options::default()).unwrap();
+    assert!(one(&f, "D015").message.contains("queue"), "{}", show(&f));
+    let (f, _) = check("flows.pretty.json", "flows", Options::default());
+    assert_silent(&f, "D015");
+}
+
+#[test]
+fn d016_d017_expected_keys() {
+    let d = dump("flows.json");
+    let (k, v) = types("flows");
+    // The padded key as a user builds it (zeroed padding), a key that was never there,
+    // and two that are.
+    let keys = "# flows we expect\n\
+                0a000005 0a000006 01bb 0035 11 000000\n\
+                0a 00 00 01 0a 00 00 02 30 39 00 50 06 00 00 00\n\
+                0x0a0000030a00000401bb15b311000000\n\
+                0x0a0000630a00006401bb15b311000000\n";
+    let keys = keys.replace(
+        "0a000005 0a000006 01bb 0035 11 000000",
+        "0a0000050a00000601bb003511000000",
+    );
+    let expected = ExpectedKeys::parse(&keys, 16, Some(ByteOrder::Little)).unwrap();
+    let opts = Options {
+        expected_keys: Some(expected),
+        ..Options::default()
+    };
+    let (f, _, _) = check_dump(&d, k, v, opts).unwrap();
+    let m = one(&f, "D016");
+    assert!(
+        m.message
+            .starts_with("2 of 4 expected keys are not in the dump"),
+        "{}",
+        m.message
+    );
+    assert!(
+        m.message.contains(
+            "0a0000050a00000601bb003511000000 is there as 0a0000050a00000601bb003511deadbe"
+        ),
+        "{}",
+        m.message
+    );
+    let u = one(&f, "D017");
+    assert!(
+        u.message
+            .starts_with("4 of 6 keys in the dump are not expected"),
+        "{}",
+        u.message
+    );
+    // Expecting exactly what is there.
+    let all: String = d
+        .entries()
+        .map(|e| mapsleuth_analyze::decode::hex(e.key().unwrap()) + "\n")
+        .collect();
+    let opts = Options {
+        expected_keys: Some(ExpectedKeys::parse(&all, 16, Some(ByteOrder::Little)).unwrap()),
+        ..Options::default()
+    };
+    let (f, _, _) = check_dump(&d, k, v, opts).unwrap();
+    assert_silent(&f, "D016");
+    assert_silent(&f, "D017");
+    // Numbers in the key type's byte order.
+    let d = dump("events.json");
+    let (k, v) = types("events");
+    let opts = Options {
+        expected_keys: Some(ExpectedKeys::parse("1\n2\n99\n", 4, Some(ByteOrder::Little)).unwrap()),
+        ..Options::default()
+    };
+    let (f, _, _) = check_dump(&d, k, v, opts).unwrap();
+    assert!(
+        one(&f, "D016").message.contains("key 63000000"),
+        "{}",
+        show(&f)
+    );
+}
+
+/// Our decoding with the object's BTF agrees with bpftool's on every BTF dump.
+#[test]
+fn d018_silent_with_the_maps_own_btf() {
+    for (file, map) in [
+        ("flows.json", "flows"),
+        ("flows.after.pretty.json", "flows"),
+        ("events.pretty.json", "events"),
+        ("addrs.json", "addrs"),
+        ("conns.json", "conns"),
+        ("lru_flows.json", "lru_flows"),
+        ("pcpu_array_stat.json", "pcpu_array_stats"),
+        ("pcpu_hash_stats.pretty.json", "pcpu_hash_stats"),
+        ("pcpu_hash_u64.json", "pcpu_hash_u64"),
+        ("lpm_v4.json", "lpm_v4"),
+        ("inner_a.json", "inner_a"),
+    ] {
+        let d = dump(file);
+        let (k, v) = types(map);
+        let (f, _, stats) = check_dump(&d, k, v, Options::default()).unwrap();
+        assert_silent(&f, "D018");
+        assert!(stats.compared_fields > 0, "{file}");
+        assert!(
+            stats.unmatched_fields.is_empty(),
+            "{file}: {:?}",
+            stats.unmatched_fields
+        );
+    }
+}
+
+/// Every code has a test above that makes it fire.
+#[test]
+fn every_code_is_documented() {
+    let doc = std::fs::read_to_string(corpus("../docs/findings.md")).unwrap_or_default();
+    for c in mapsleuth_analyze::forensics::Code::ALL {
+        assert!(
+            doc.contains(&format!("### {}", c.as_str())),
+            "{} is not in docs/findings.md",
+            c.as_str()
+        );
+    }
+}

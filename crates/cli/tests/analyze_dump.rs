@@ -1,0 +1,342 @@
+//! End-to-end: `mapsleuth analyze dump` on corpus dumps, snapshotted into snapshots/
+//! (review changes with `cargo insta review`).
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, UNIX_EPOCH};
+
+use mapsleuth_dump::capture_file::{
+    ByteOrder, CaptureWriter, MapHeader, ReadMethod, ReadStats, Source, ValueKind,
+};
+use mapsleuth_dump::{read_file, ReadOptions};
+
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../corpus");
+const AMD64: &str = "go/bin/app-go1.25.5-linux-amd64";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_with(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mapsleuth"))
+        .args(args)
+        .current_dir(CORPUS)
+        .env("NO_COLOR", "1")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn run(args: &[&str]) -> Run {
+    run_with(args, None)
+}
+
+/// Runs and checks the exit status.
+fn status(args: &[&str], code: i32) -> String {
+    let r = run(args);
+    assert_eq!(r.code, code, "mapsleuth {args:?}: {}{}", r.stdout, r.stderr);
+    r.stdout
+}
+
+macro_rules! snap {
+    ($name:expr, $value:expr) => {
+        insta::with_settings!({snapshot_path => "../../../snapshots", prepend_module_to_snapshot => false}, {
+            insta::assert_snapshot!($name, $value);
+        })
+    };
+}
+
+fn validate(doc: &serde_json::Value) {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{CORPUS}/../schemas/analyze-dump.schema.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "analyze-dump.schema.json: {errors:#?}");
+}
+
+#[test]
+fn table_reports() {
+    for (name, args, code) in [
+        // The map found by the name in flows.show.json; D001 is an error.
+        (
+            "flows_btf",
+            &["analyze", "dump", "dumps/flows.json", "--btf", "bpf/maps.bpf.o"][..],
+            1,
+        ),
+        (
+            "events_btf",
+            &[
+                "analyze", "dump", "dumps/events.pretty.json", "--btf", "bpf/maps.bpf.o", "--map",
+                "events", "--entries", "6",
+            ][..],
+            0,
+        ),
+        (
+            "events_go_missingpad",
+            &[
+                "analyze", "dump", "dumps/events.json", "--go-bin", AMD64, "--key-type", "uint32",
+                "--value-type", "missingpad.Event", "--entries", "3",
+            ][..],
+            1,
+        ),
+        (
+            "conns_addrs_btf",
+            &[
+                "analyze", "dump", "dumps/conns.json", "dumps/addrs.json", "--btf",
+                "bpf/maps.bpf.o", "--entries", "2",
+            ][..],
+            0,
+        ),
+        (
+            "pcpu_hash_stats_btf",
+            &["analyze", "dump", "dumps/pcpu_hash_stats.json", "--btf", "bpf/maps.bpf.o"][..],
+            0,
+        ),
+        (
+            "no_types",
+            &["analyze", "dump", "dumps/nb_devmap.txt", "dumps/nb_small.txt", "dumps/fifo.txt"][..],
+            0,
+        ),
+        (
+            "btf_text_only",
+            &["analyze", "dump", "dumps/flows.txt", "--entries", "2"][..],
+            0,
+        ),
+    ] {
+        snap!(format!("analyze_dump__{name}"), status(args, code));
+    }
+}
+
+#[test]
+fn json_report_follows_its_schema() {
+    let out = status(
+        &[
+            "analyze", "dump", "dumps/addrs.json", "dumps/conns.json", "--btf", "bpf/maps.bpf.o",
+            "--format", "json",
+        ],
+        0,
+    );
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    validate(&doc);
+    snap!("analyze_dump__addrs_conns_json", out);
+    // Every corpus JSON dump, with and without types, validates.
+    for args in [
+        &["dumps/flows.json", "dumps/events.json", "--btf", "bpf/maps.bpf.o"][..],
+        &["dumps/pcpu_array_stat.pretty.json", "--btf", "bpf/maps.bpf.o"][..],
+        &["dumps/nb_devmap.json", "dumps/nb_pcpu.txt", "dumps/events.txt", "dumps/multi.json"][..],
+    ] {
+        let mut a = vec!["analyze", "dump", "--format", "json"];
+        a.extend_from_slice(args);
+        let r = run(&a);
+        assert!(r.code <= 1, "{a:?}: {}", r.stderr);
+        validate(&serde_json::from_str(&r.stdout).unwrap());
+    }
+}
+
+#[test]
+fn ndjson_is_entries_then_findings() {
+    let out = status(
+        &["analyze", "dump", "dumps/nb_devmap.json", "--format", "ndjson"],
+        0,
+    );
+    snap!("analyze_dump__nb_devmap_ndjson", out.clone());
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert!(lines[..3].iter().all(|l| l.get("key_hex").is_some()));
+    assert_eq!(lines[3]["code"], "D014");
+}
+
+#[test]
+fn fail_on_sets_the_exit_status() {
+    let base = ["analyze", "dump", "dumps/events.json", "--btf", "bpf/maps.bpf.o"];
+    // Warnings (D002, D008, D010) and notes only.
+    status(&base, 0);
+    status(&[&base[..], &["--fail-on", "warning"]].concat(), 1);
+    status(&[&base[..], &["--fail-on", "info"]].concat(), 1);
+    let clean = ["analyze", "dump", "dumps/lpm_v4.json", "--btf", "bpf/maps.bpf.o"];
+    status(&[&clean[..], &["--fail-on", "info"]].concat(), 0);
+}
+
+#[test]
+fn expected_keys() {
+    let dir = env!("CARGO_TARGET_TMPDIR");
+    let keys = format!("{dir}/flows-keys.txt");
+    std::fs::write(
+        &keys,
+        "# the key with the planted padding, as a user builds it\n\
+         0a0000050a00000601bb003511000000\n\
+         0a 00 00 01 0a 00 00 02 30 39 00 50 06 00 00 00\n",
+    )
+    .unwrap();
+    let r = run(&[
+        "analyze", "dump", "dumps/flows.json", "--btf", "bpf/maps.bpf.o", "--expect-keys", &keys,
+        "--entries", "0",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    snap!("analyze_dump__flows_expect_keys", r.stdout.replace(dir, "<tmp>"));
+    std::fs::write(&keys, "1\nnot-a-key\n").unwrap();
+    let r = run(&[
+        "analyze", "dump", "dumps/flows.json", "--btf", "bpf/maps.bpf.o", "--expect-keys", &keys,
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("line 2: `not-a-key`"), "{}", r.stderr);
+}
+
+#[test]
+fn usage_errors_say_what_to_do() {
+    for (args, want) in [
+        (
+            &["analyze", "dump", "dumps/nb_flows.json", "--btf", "bpf/maps.bpf.o"][..],
+            "the dump's map `nb_flows` is not defined in bpf/maps.bpf.o",
+        ),
+        (
+            &["analyze", "dump", "dumps/flows.json", "--go-bin", AMD64][..],
+            "--go-bin needs --key-type",
+        ),
+        (
+            &["analyze", "dump", "dumps/flows.json", "--key-type", "__u32"][..],
+            "need the types' source",
+        ),
+        (
+            &["analyze", "dump", "dumps/flows.json", "--btf", "bpf/maps.bpf.o", "--map", "nope"][..],
+            "no map named `nope`",
+        ),
+        (
+            &["analyze", "dump", "dumps/error.json"][..],
+            "get map by id",
+        ),
+        (
+            &["analyze", "dump", "dumps/flows.json", "--format", "csv"][..],
+            "--format csv is not available",
+        ),
+    ] {
+        let r = run(args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stdout);
+        assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    }
+}
+
+#[test]
+fn stdin_and_raw_records() {
+    let json = std::fs::read(format!("{CORPUS}/dumps/flows.json")).unwrap();
+    let r = run_with(
+        &["analyze", "dump", "-", "--btf", "bpf/maps.bpf.o", "--map", "flows", "--entries", "0"],
+        Some(&json),
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.starts_with("<stdin>: map (json, 6 entries)"), "{}", r.stdout);
+    assert!(r.stdout.contains("error[D001]"));
+    // The same entries as raw key‖value records.
+    let dump = &read_file(format!("{CORPUS}/dumps/flows.json"), &ReadOptions::default()).unwrap()[0];
+    let mut raw = Vec::new();
+    for e in dump.entries() {
+        raw.extend_from_slice(e.key().unwrap());
+        raw.extend_from_slice(e.value().unwrap());
+    }
+    let r = run_with(
+        &[
+            "analyze", "dump", "-", "--key-size", "16", "--value-size", "32", "--btf",
+            "bpf/maps.bpf.o", "--map", "flows", "--entries", "0",
+        ],
+        Some(&raw),
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.starts_with("<stdin>: map (raw, 6 entries)"), "{}", r.stdout);
+    for code in ["D001", "D005", "D011"] {
+        assert!(r.stdout.contains(&format!("[{code}]")), "{code}: {}", r.stdout);
+    }
+}
+
+/// A capture carries its map's BTF: no TYPES needed.
+#[test]
+fn captures_decode_with_their_own_btf() {
+    let bytes = mapsleuth_btf::BtfBytes::read(&format!("{CORPUS}/bpf/maps.bpf.o")).unwrap();
+    let btf = mapsleuth_btf::Btf::parse(&bytes.data).unwrap();
+    let key = btf.find_type("struct flow_key").unwrap();
+    let value = btf.find_type("struct flow_stats").unwrap();
+    let dump = &read_file(format!("{CORPUS}/dumps/flows.json"), &ReadOptions::default()).unwrap()[0];
+    let mut records = Vec::new();
+    for e in dump.entries() {
+        records.extend_from_slice(e.key().unwrap());
+        records.extend_from_slice(e.value().unwrap());
+    }
+    let source = Source {
+        hostname: "h".into(),
+        kernel_release: "6.18.0".into(),
+        kernel_version: String::new(),
+        machine: "x86_64".into(),
+        byte_order: ByteOrder::Little,
+        possible_cpus: 2,
+        tool: "test".into(),
+    };
+    let mut w = CaptureWriter::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000), source);
+    let blob = w.add_btf(bytes.data.clone(), Some(67), None, false);
+    w.add_map(
+        MapHeader {
+            id: 116,
+            map_type: 1,
+            type_name: "hash".into(),
+            name: "flows".into(),
+            key_size: 16,
+            value_size: 32,
+            max_entries: 1024,
+            map_flags: 0,
+            map_extra: 0,
+            ifindex: 0,
+            btf_id: 67,
+            btf_key_type_id: key,
+            btf_value_type_id: value,
+            btf_vmlinux_value_type_id: 0,
+            btf_index: Some(blob),
+            pinned_path: None,
+            per_cpu: false,
+            values_per_entry: 1,
+            value_kind: ValueKind::Data,
+            record_size: 48,
+            entry_count: dump.len() as u64,
+            read: ReadStats {
+                method: ReadMethod::Batch,
+                started_at: "x".into(),
+                finished_at: "y".into(),
+                vanished_keys: 0,
+                revisits: 0,
+                complete: true,
+            },
+        },
+        records,
+    )
+    .unwrap();
+    let dir = env!("CARGO_TARGET_TMPDIR");
+    let path = format!("{dir}/flows.mscap");
+    std::fs::write(&path, w.to_bytes()).unwrap();
+    let r = run(&["analyze", "dump", &path, "--entries", "2"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    snap!("analyze_dump__capture", r.stdout.replace(dir, "<tmp>"));
+}
