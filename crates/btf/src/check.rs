@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use mapsleuth_layout::{Finding, Location, Severity};
 use serde::Serialize;
 
-use crate::{Btf, BtfBytes, Container};
+use crate::{Btf, BtfBytes};
 
 /// Types nearly every CO-RE program relocates against.
 pub const WELL_KNOWN: [&str; 2] = ["task_struct", "sk_buff"];
@@ -72,6 +72,27 @@ pub struct BtfCheck {
     pub findings: Vec<Finding>,
 }
 
+impl BtfCheck {
+    /// A report about `subject` with nothing found yet.
+    fn new(subject: &str) -> Self {
+        BtfCheck {
+            subject: subject.to_string(),
+            btf_path: None,
+            btf_bytes: None,
+            types: None,
+            base_types: None,
+            byte_order: None,
+            well_known: Vec::new(),
+            modules: Vec::new(),
+            kernel_config: None,
+            kernel_release: None,
+            co_re: CoreVerdict::No,
+            verdict: String::new(),
+            findings: Vec::new(),
+        }
+    }
+}
+
 fn finding(code: &str, sev: Severity, file: &str, msg: String, fix: &str) -> Finding {
     Finding::new(code, sev, msg)
         .at(Location {
@@ -84,21 +105,7 @@ fn finding(code: &str, sev: Severity, file: &str, msg: String, fix: &str) -> Fin
 /// Checks the running system. `root` is `/` in real use; tests point it at a tree
 /// laid out like one (`sys/kernel/btf`, `proc/config.gz`, `boot/config-*`).
 pub fn check_system(root: &Path) -> BtfCheck {
-    let mut c = BtfCheck {
-        subject: "live system".into(),
-        btf_path: None,
-        btf_bytes: None,
-        types: None,
-        base_types: None,
-        byte_order: None,
-        well_known: Vec::new(),
-        modules: Vec::new(),
-        kernel_config: None,
-        kernel_release: None,
-        co_re: CoreVerdict::No,
-        verdict: String::new(),
-        findings: Vec::new(),
-    };
+    let mut c = BtfCheck::new("live system");
     c.kernel_release = std::fs::read_to_string(root.join("proc/sys/kernel/osrelease"))
         .ok()
         .map(|s| s.trim().to_string());
@@ -199,21 +206,8 @@ pub fn check_system(root: &Path) -> BtfCheck {
 
 /// Checks one BTF file (raw, ELF `.BTF`), optionally split on a base.
 pub fn check_file(path: &str, base_path: Option<&str>) -> BtfCheck {
-    let mut c = BtfCheck {
-        subject: path.to_string(),
-        btf_path: Some(path.to_string()),
-        btf_bytes: None,
-        types: None,
-        base_types: None,
-        byte_order: None,
-        well_known: Vec::new(),
-        modules: Vec::new(),
-        kernel_config: None,
-        kernel_release: None,
-        co_re: CoreVerdict::No,
-        verdict: String::new(),
-        findings: Vec::new(),
-    };
+    let mut c = BtfCheck::new(path);
+    c.btf_path = Some(path.to_string());
     let bytes = match BtfBytes::read(path) {
         Ok(b) => b,
         Err(e) => {
@@ -276,12 +270,6 @@ pub fn check_file(path: &str, base_path: Option<&str>) -> BtfCheck {
             return c;
         }
     };
-    if matches!(bytes.container, Container::Elf { .. })
-        && btf.ids_named("task_struct").is_empty()
-        && !bytes.legacy_maps.is_empty()
-    {
-        // A BPF object with legacy maps: still program BTF.
-    }
     let host_big = cfg!(target_endian = "big");
     if (btf.byte_order() == mapsleuth_layout::ByteOrder::Big) != host_big {
         c.findings.push(finding(

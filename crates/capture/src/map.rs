@@ -9,44 +9,6 @@ use crate::capture_file::ValueKind;
 use crate::error::CaptureError;
 use crate::sys;
 
-/// `enum bpf_map_type` names as bpftool prints them, by value.
-const TYPE_NAMES: [&str; 34] = [
-    "unspec",
-    "hash",
-    "array",
-    "prog_array",
-    "perf_event_array",
-    "percpu_hash",
-    "percpu_array",
-    "stack_trace",
-    "cgroup_array",
-    "lru_hash",
-    "lru_percpu_hash",
-    "lpm_trie",
-    "array_of_maps",
-    "hash_of_maps",
-    "devmap",
-    "sockmap",
-    "cpumap",
-    "xskmap",
-    "sockhash",
-    "cgroup_storage",
-    "reuseport_sockarray",
-    "percpu_cgroup_storage",
-    "queue",
-    "stack",
-    "sk_storage",
-    "devmap_hash",
-    "struct_ops",
-    "ringbuf",
-    "inode_storage",
-    "task_storage",
-    "bloom_filter",
-    "user_ringbuf",
-    "cgrp_storage",
-    "arena",
-];
-
 /// A map type (`enum bpf_map_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
@@ -82,7 +44,7 @@ impl MapType {
 
     /// bpftool's name for the type, or `type N` for types this build does not know.
     pub fn name(self) -> String {
-        match TYPE_NAMES.get(self.0 as usize) {
+        match Some(mapsleuth_layout::map_type_name(self.0)).filter(|n| *n != "unknown") {
             Some(n) => (*n).to_string(),
             None => format!("type {}", self.0),
         }

@@ -8,12 +8,14 @@
 mod finding;
 mod flatten;
 mod layout;
+mod maps;
 mod names;
 mod types;
 
 pub use finding::{Finding, Location, Severity};
 pub use flatten::{Leaf, LeafKind, PaddingKind, PaddingRegion, MAX_LEAVES};
 pub use layout::{go_short_name, AggregateKind, Bitfield, Hole, Layout, LayoutMember};
+pub use maps::map_type_name;
 pub use types::{
     ByteOrder, Composite, Dialect, EnumValue, GoKind, IntEncoding, Member, Qualifier, Target, Type,
     TypeId, TypeKind, TypeTable, MAX_DEPTH,
