@@ -21,12 +21,17 @@ fn base() -> &'static Btf<'static> {
 fn located(e: &BtfError, blob_len: usize) {
     let shown = e.to_string();
     match &e.kind {
-        ErrorKind::Elf(_) | ErrorKind::Io(_) => {
-            assert!(e.path.as_deref().is_some_and(|p| shown.starts_with(p)), "{shown}")
-        }
+        ErrorKind::Elf(_) | ErrorKind::Io(_) => assert!(
+            e.path.as_deref().is_some_and(|p| shown.starts_with(p)),
+            "{shown}"
+        ),
         ErrorKind::Layout(_) | ErrorKind::NotFound(_) => {}
+        // Byte 0 is the magic: only these are located there.
+        ErrorKind::BadMagic { .. } | ErrorKind::Truncated { .. } | ErrorKind::Limit { .. } => {
+            assert!(shown.contains("at byte") && e.offset <= blob_len, "{shown}")
+        }
         _ => assert!(
-            shown.contains("at byte") && e.offset <= blob_len,
+            shown.contains("at byte") && e.offset > 0 && e.offset <= blob_len,
             "unlocated or out-of-range error (offset {} of {blob_len}): {shown}",
             e.offset
         ),
@@ -48,7 +53,13 @@ fn exercise(data: &[u8], legacy: &[LegacyMap], base: Option<&Btf>) {
     };
     check(btf.validate(), len);
     let local: Vec<u32> = (btf.first_id()..=btf.count()).collect();
-    for name in ["event", "struct nested", "union u", "enum e", "no_such_type"] {
+    for name in [
+        "event",
+        "struct nested",
+        "union u",
+        "enum e",
+        "no_such_type",
+    ] {
         if let Some(id) = check(btf.find_type(name), len) {
             if let Some(table) = check(btf.to_table_for(&[id]), len) {
                 let _ = table.layout(id);

@@ -595,7 +595,7 @@ pub fn crosscheck(go: Side, c: Side, rule: MatchRule) -> Result<PairReport, Layo
         // mirrored by bytes.
         let go_align = u64::from(go.table.target.max_scalar_align.max(1)).min(csize.max(1));
         // ... and Go has no 128-bit integers.
-        let aligned_for_go = coff % go_align == 0 && matches!(csize, 2 | 4 | 8);
+        let aligned_for_go = coff.is_multiple_of(go_align) && matches!(csize, 2 | 4 | 8);
         match (&cleaf.kind, &gleaf.kind) {
             (LeafKind::Int { .. } | LeafKind::Char { .. } | LeafKind::Enum { .. }, LeafKind::Bool) => push(
                 Finding::new(

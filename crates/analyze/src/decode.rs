@@ -368,20 +368,13 @@ pub enum DecodeError {
 
 #[derive(Clone, Debug)]
 enum ScalarKind {
-    Int {
-        signed: bool,
-    },
+    Int { signed: bool },
     Bool,
     Float,
     Complex,
-    Enum {
-        signed: bool,
-        values: Arc<[(i128, Arc<str>)]>,
-    },
+    Enum { signed: bool, values: EnumNames },
     Pointer,
-    Opaque {
-        what: Arc<str>,
-    },
+    Opaque { what: Arc<str> },
 }
 
 /// One scalar: where it is (bits from the frame start) and how to read it.
@@ -425,11 +418,14 @@ struct PlanField {
     node: Node,
 }
 
+/// An enum's values and names, shared by every decode.
+type EnumNames = Arc<[(i128, Arc<str>)]>;
+
 struct Planner<'t> {
     table: &'t TypeTable,
     type_name: String,
     /// Enum names shared by every decode.
-    enums: Vec<(TypeId, Arc<[(i128, Arc<str>)]>)>,
+    enums: Vec<(TypeId, EnumNames)>,
 }
 
 impl Planner<'_> {
@@ -440,11 +436,11 @@ impl Planner<'_> {
         }
     }
 
-    fn enum_values(&mut self, id: TypeId) -> Result<Arc<[(i128, Arc<str>)]>, DecodeError> {
+    fn enum_values(&mut self, id: TypeId) -> Result<EnumNames, DecodeError> {
         if let Some((_, v)) = self.enums.iter().find(|(e, _)| *e == id) {
             return Ok(Arc::clone(v));
         }
-        let values: Arc<[(i128, Arc<str>)]> = match &self.table.get(id)?.kind {
+        let values: EnumNames = match &self.table.get(id)?.kind {
             TypeKind::Enum { values, .. } => values
                 .iter()
                 .map(|v| (v.value, Arc::<str>::from(v.name.as_str())))
@@ -688,11 +684,35 @@ fn sign_extend(v: u128, width: u64) -> i128 {
 }
 
 impl Scalar {
+    /// The integer of an integer, enum or bool scalar; `None` for other kinds.
+    fn int(&self, r: Reader<'_>) -> Result<Option<i128>, Past> {
+        let width = self.size_bits;
+        let signed = match &self.kind {
+            ScalarKind::Int { signed } | ScalarKind::Enum { signed, .. } => *signed,
+            ScalarKind::Bool => false,
+            _ => return Ok(None),
+        };
+        if width > 128 {
+            return Ok(None);
+        }
+        let at = self.offset_bits;
+        let v = if self.bitfield || !at.is_multiple_of(8) {
+            r.bits(at, width.min(MAX_BITFIELD_BITS))?
+        } else {
+            r.uint(at / 8, width / 8)?
+        };
+        Ok(Some(if signed {
+            sign_extend(v, width)
+        } else {
+            v as i128
+        }))
+    }
+
     fn read(&self, r: Reader<'_>, base_bits: u64) -> Result<Value, Past> {
         let at = base_bits.saturating_add(self.offset_bits);
         let width = self.size_bits;
         let raw = || -> Result<u128, Past> {
-            if self.bitfield || at % 8 != 0 {
+            if self.bitfield || !at.is_multiple_of(8) {
                 r.bits(at, width.min(MAX_BITFIELD_BITS))
             } else {
                 r.uint(at / 8, width / 8)
@@ -1090,6 +1110,44 @@ impl FlatDecoder {
             out.push(self.decode_leaf(i, bytes)?);
         }
         Ok(())
+    }
+
+    /// The integer of leaf `index` (an integer, enum or bool) without building a
+    /// [`Value`]; `None` for other leaves or when the bytes are too short.
+    pub fn read_int(&self, index: usize, bytes: &[u8]) -> Option<i128> {
+        match self.readers.get(index)? {
+            Node::Scalar(s) => s
+                .int(Reader {
+                    bytes,
+                    order: self.order,
+                })
+                .ok()
+                .flatten(),
+            _ => None,
+        }
+    }
+
+    /// True when leaf `index` is a `char` array, decoded as [`Value::Str`].
+    pub fn is_text(&self, index: usize) -> bool {
+        matches!(
+            self.readers.get(index),
+            Some(Node::Bytes { text: true, .. })
+        )
+    }
+
+    /// The values an enum leaf may hold, sorted; `None` for other leaves.
+    pub fn enum_values(&self, index: usize) -> Option<Vec<i128>> {
+        match self.readers.get(index)? {
+            Node::Scalar(Scalar {
+                kind: ScalarKind::Enum { values, .. },
+                ..
+            }) => {
+                let mut v: Vec<i128> = values.iter().map(|(x, _)| *x).collect();
+                v.sort_unstable();
+                Some(v)
+            }
+            _ => None,
+        }
     }
 
     /// The value of leaf `index` alone.

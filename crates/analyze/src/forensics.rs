@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
+use std::hash::BuildHasher;
 
 use mapsleuth_dump::{Dump, DumpError, Entry, EntryKind, ErrorKind};
 use mapsleuth_layout::{
@@ -357,7 +358,7 @@ impl Tally {
     fn add_for(
         &mut self,
         entry: usize,
-        key: &str,
+        key: impl FnOnce() -> String,
         max: usize,
         example: impl FnOnce() -> Option<String>,
     ) {
@@ -368,10 +369,15 @@ impl Tally {
         self.add(key, max, example);
     }
 
-    fn add(&mut self, key: &str, max: usize, example: impl FnOnce() -> Option<String>) {
+    fn add(
+        &mut self,
+        key: impl FnOnce() -> String,
+        max: usize,
+        example: impl FnOnce() -> Option<String>,
+    ) {
         self.count += 1;
         if self.keys.len() < max {
-            self.keys.push(key.to_string());
+            self.keys.push(key());
         }
         if self.example.is_none() {
             self.example = example();
@@ -421,6 +427,20 @@ fn bit_mask(offset_bits: u64, size_bits: u64, order: ByteOrder) -> Vec<(usize, u
         p += take;
     }
     out
+}
+
+/// [`bit_mask`] of the part of the bits inside a type of `size` bytes: a broken type
+/// may declare members far past its end, and they are never in a value of that size.
+fn bit_mask_within(
+    offset_bits: u64,
+    size_bits: u64,
+    size: u64,
+    order: ByteOrder,
+) -> Vec<(usize, u8)> {
+    let total = size.saturating_mul(8);
+    let start = offset_bits.min(total);
+    let end = offset_bits.saturating_add(size_bits).min(total);
+    bit_mask(start, end - start, order)
 }
 
 fn masked_nonzero(bytes: &[u8], mask: &[(usize, u8)]) -> bool {
@@ -474,6 +494,8 @@ struct StrCheck {
 
 struct EnumCheck {
     leaf: usize,
+    /// The enum's values, sorted.
+    valid: Vec<i128>,
     tally: Tally,
     values: BTreeMap<i128, u64>,
 }
@@ -562,7 +584,7 @@ impl Side {
         regions.sort_by_key(|r| r.0);
         let mut any: BTreeMap<usize, u8> = BTreeMap::new();
         for (offset_bits, size_bits, what) in regions {
-            let mask = bit_mask(offset_bits, size_bits, order);
+            let mask = bit_mask_within(offset_bits, size_bits, size, order);
             for &(i, m) in &mask {
                 *any.entry(i).or_default() |= m;
             }
@@ -580,11 +602,11 @@ impl Side {
                 continue;
             }
             match &l.kind {
-                LeafKind::Bytes { len, .. } if is_text(&side.flat, i) => {
+                LeafKind::Bytes { len, .. } if side.flat.is_text(i) => {
                     side.strings.push(StrCheck {
                         leaf: i,
                         offset: (l.offset_bits / 8) as usize,
-                        len: *len as usize,
+                        len: usize::try_from(*len).unwrap_or(usize::MAX),
                         no_nul: Tally::default(),
                         nonprint: Tally::default(),
                         after_nul: Tally::default(),
@@ -592,6 +614,7 @@ impl Side {
                 }
                 LeafKind::Enum { .. } => side.enums.push(EnumCheck {
                     leaf: i,
+                    valid: side.flat.enum_values(i).unwrap_or_default(),
                     tally: Tally::default(),
                     values: BTreeMap::new(),
                 }),
@@ -599,7 +622,7 @@ impl Side {
             }
             side.fields.push(FieldStat {
                 leaf: i,
-                mask: bit_mask(l.offset_bits, l.size_bits, order),
+                mask: bit_mask_within(l.offset_bits, l.size_bits, size, order),
                 zero: true,
                 constant: true,
                 first: None,
@@ -617,7 +640,7 @@ fn padding_text(kind: PaddingKind, size_bits: u64, container: &str, after: Optio
         format!(" of `{container}`")
     };
     let bytes = size_bits / 8;
-    let exact = size_bits % 8 == 0;
+    let exact = size_bits.is_multiple_of(8);
     match kind {
         PaddingKind::Hole => {
             let size = if exact {
@@ -636,20 +659,6 @@ fn padding_text(kind: PaddingKind, size_bits: u64, container: &str, after: Optio
     }
 }
 
-/// True when leaf `i` decodes as a string (a `char` array).
-fn is_text(flat: &FlatDecoder, i: usize) -> bool {
-    let l = &flat.leaves()[i];
-    let LeafKind::Bytes { len, .. } = l.kind else {
-        return false;
-    };
-    // Decode a zeroed buffer of the leaf's reach to learn what the plan makes of it.
-    let need = (l.offset_bits / 8).saturating_add(len) as usize;
-    if need > MAX_MASKED_SIZE as usize {
-        return false;
-    }
-    matches!(flat.decode_leaf(i, &vec![0; need]), Ok(Value::Str { .. }))
-}
-
 // ---------------------------------------------------------------------------
 // The engine
 
@@ -663,8 +672,10 @@ pub struct Forensics<'d> {
     zero_values: Tally,
     values_with_bytes: u64,
     nonzero_entries: u64,
-    keys: HashMap<&'d [u8], u32>,
-    key_order: Vec<&'d [u8]>,
+    /// (hash of the key, entry index) of every entry with a key: sorted at the end to
+    /// find repeated keys without a million-entry hash table.
+    key_hashes: Vec<(u64, u32)>,
+    hasher: std::collections::hash_map::RandomState,
     lookup_errors: Tally,
     lookup_messages: BTreeMap<String, u64>,
     /// (our path, bpftool's path) → differences.
@@ -696,8 +707,8 @@ impl<'d> Forensics<'d> {
             zero_values: Tally::default(),
             values_with_bytes: 0,
             nonzero_entries: 0,
-            keys: HashMap::with_capacity(dump.len()),
-            key_order: Vec::new(),
+            key_hashes: Vec::with_capacity(dump.len()),
+            hasher: std::collections::hash_map::RandomState::new(),
             lookup_errors: Tally::default(),
             lookup_messages: BTreeMap::new(),
             disagree: BTreeMap::new(),
@@ -727,18 +738,15 @@ impl<'d> Forensics<'d> {
     pub fn check(&mut self, entry: Entry<'d>) {
         let idx = entry.index();
         let mut marks = Marks::default();
-        let label = Self::label(&entry);
+        // Keys as hex only for the few entries a finding lists.
+        let label = || Self::label(&entry);
         let max = self.opts.max_keys_listed;
         self.stats.entries += 1;
         if let Some(k) = entry.key() {
-            let n = self.keys.entry(k).or_insert(0);
-            if *n == 0 {
-                self.key_order.push(k);
-            }
-            *n += 1;
-            if *n > 1 {
-                marks.add(Code::DuplicateKey);
-            }
+            self.key_hashes.push((
+                self.hasher.hash_one(k),
+                u32::try_from(idx).unwrap_or(u32::MAX),
+            ));
             if let Some(side) = self.key.as_mut() {
                 self.stats.keys_checked += 1;
                 check_bytes(side, k, idx, &label, max, false, &mut marks);
@@ -748,7 +756,7 @@ impl<'d> Forensics<'d> {
             EntryKind::LookupError => {
                 marks.add(Code::LookupError);
                 let msg = entry.lookup_error().unwrap_or("?").to_string();
-                self.lookup_errors.add(&label, max, || None);
+                self.lookup_errors.add(label, max, || None);
                 *self.lookup_messages.entry(msg).or_default() += 1;
             }
             EntryKind::FormattedOnly => self.stats.formatted_only += 1,
@@ -757,7 +765,7 @@ impl<'d> Forensics<'d> {
                 self.values_with_bytes += 1;
                 if all_zero {
                     marks.add(Code::ZeroEntries);
-                    self.zero_values.add(&label, max, || None);
+                    self.zero_values.add(label, max, || None);
                 } else {
                     self.nonzero_entries += 1;
                 }
@@ -777,7 +785,12 @@ impl<'d> Forensics<'d> {
         }
     }
 
-    fn compare_formatted(&mut self, entry: &Entry<'d>, label: &str, marks: &mut Marks) {
+    fn compare_formatted(
+        &mut self,
+        entry: &Entry<'d>,
+        label: &dyn Fn() -> String,
+        marks: &mut Marks,
+    ) {
         if entry.key().is_none() && entry.value_count() == 0 {
             return;
         }
@@ -906,7 +919,7 @@ impl<'d> Forensics<'d> {
                 Role::Value => (Code::ValuePadding, Severity::Warning),
             };
             for r in side.pad.iter().filter(|r| r.tally.count > 0) {
-                let range = if r.offset_bits % 8 == 0 && r.size_bits % 8 == 0 {
+                let range = if r.offset_bits.is_multiple_of(8) && r.size_bits.is_multiple_of(8) {
                     format!(
                         "bytes {}..{}",
                         r.offset_bits / 8,
@@ -1291,11 +1304,7 @@ impl<'d> Forensics<'d> {
         }
 
         // D013: duplicates.
-        let mut dups: Vec<(&[u8], u32)> = self
-            .key_order
-            .iter()
-            .filter_map(|k| self.keys.get(k).filter(|n| **n > 1).map(|n| (*k, *n)))
-            .collect();
+        let dups = self.duplicates();
         if !dups.is_empty() {
             let total: u64 = dups.iter().map(|(_, n)| u64::from(*n - 1)).sum();
             let shown: Vec<String> = dups
@@ -1305,7 +1314,6 @@ impl<'d> Forensics<'d> {
                 .collect();
             let more = dups.len().saturating_sub(shown.len());
             let first = hex(dups[0].0);
-            dups.clear();
             out.push(
                 Finding::new(
                     Code::DuplicateKey.as_str(),
@@ -1473,6 +1481,51 @@ impl<'d> Forensics<'d> {
         (out, self.marks, self.stats)
     }
 
+    /// Keys listed more than once, with their counts, in order of first appearance;
+    /// marks every repeat.
+    fn duplicates(&mut self) -> Vec<(&'d [u8], u32)> {
+        let dump = self.dump;
+        let key = |i: u32| dump.entry(i as usize).and_then(|e| e.key()).unwrap_or(&[]);
+        self.key_hashes.sort_unstable();
+        // (first index, count) of each repeated key.
+        let mut found: Vec<(u32, u32)> = Vec::new();
+        let mut run = 0;
+        while run < self.key_hashes.len() {
+            let h = self.key_hashes[run].0;
+            let mut end = run + 1;
+            while end < self.key_hashes.len() && self.key_hashes[end].0 == h {
+                end += 1;
+            }
+            if end - run > 1 {
+                // Equal hashes: group by the bytes (entry order kept within a group).
+                let mut group: Vec<u32> = self.key_hashes[run..end].iter().map(|x| x.1).collect();
+                group.sort_by(|a, b| key(*a).cmp(key(*b)).then(a.cmp(b)));
+                let mut i = 0;
+                while i < group.len() {
+                    let mut j = i + 1;
+                    while j < group.len() && key(group[j]) == key(group[i]) {
+                        if let Some(m) = self.marks.get_mut(group[j] as usize) {
+                            m.add(Code::DuplicateKey);
+                        }
+                        j += 1;
+                    }
+                    if j - i > 1 {
+                        found.push((group[i], (j - i) as u32));
+                    }
+                    i = j;
+                }
+            }
+            run = end;
+        }
+        found.sort_unstable();
+        found.into_iter().map(|(i, n)| (key(i), n)).collect()
+    }
+
+    /// Every key of the dump, in order.
+    fn dump_keys(&self) -> impl Iterator<Item = &'d [u8]> + 'd {
+        self.dump.entries().filter_map(|e| e.key())
+    }
+
     fn expected_findings(&self, expected: &ExpectedKeys, out: &mut Vec<Finding>, loc: &Location) {
         let max = self.opts.max_keys_listed;
         let want: HashSet<&[u8]> = expected.keys.iter().map(|(k, _)| k.as_slice()).collect();
@@ -1494,15 +1547,16 @@ impl<'d> Forensics<'d> {
         let by_fields: HashMap<Vec<u8>, &[u8]> = if pad.is_empty() {
             HashMap::new()
         } else {
-            self.key_order.iter().map(|k| (masked(k), *k)).collect()
+            self.dump_keys().map(|k| (masked(k), k)).collect()
         };
+        let present: HashSet<&[u8]> = self.dump_keys().collect();
         let mut missing = Tally::default();
         let mut near = Vec::new();
         for (k, line) in &expected.keys {
-            if self.keys.contains_key(k.as_slice()) {
+            if present.contains(k.as_slice()) {
                 continue;
             }
-            missing.add(&hex(k), max, || Some(format!("line {line}")));
+            missing.add(|| hex(k), max, || Some(format!("line {line}")));
             if let Some(found) = by_fields.get(&masked(k)) {
                 near.push(format!("{} is there as {}", hex(k), hex(found)));
             }
@@ -1535,9 +1589,10 @@ impl<'d> Forensics<'d> {
             );
         }
         let mut unexpected = Tally::default();
-        for k in &self.key_order {
-            if !want.contains(k) {
-                unexpected.add(&hex(k), max, || None);
+        let mut seen: HashSet<&[u8]> = HashSet::new();
+        for k in self.dump_keys() {
+            if seen.insert(k) && !want.contains(k) {
+                unexpected.add(|| hex(k), max, || None);
             }
         }
         if unexpected.count > 0 {
@@ -1548,7 +1603,7 @@ impl<'d> Forensics<'d> {
                     format!(
                         "{} of {} keys in the dump {} not expected: {}",
                         unexpected.count,
-                        self.key_order.len(),
+                        present.len(),
                         if unexpected.count == 1 { "is" } else { "are" },
                         unexpected.keys_text()
                     ),
@@ -1601,7 +1656,7 @@ fn check_bytes(
     side: &mut Side,
     bytes: &[u8],
     entry: usize,
-    label: &str,
+    label: &dyn Fn() -> String,
     max: usize,
     all_zero: bool,
     marks: &mut Marks,
@@ -1645,7 +1700,11 @@ fn check_bytes(
     }
     // Strings.
     for s in &mut side.strings {
-        let Some(b) = bytes.get(s.offset..s.offset + s.len) else {
+        let Some(b) = s
+            .offset
+            .checked_add(s.len)
+            .and_then(|end| bytes.get(s.offset..end))
+        else {
             continue;
         };
         let nul = b.iter().position(|&x| x == 0);
@@ -1670,10 +1729,10 @@ fn check_bytes(
     }
     // Enums.
     for e in &mut side.enums {
-        if let Ok(Value::Enum {
-            value, name: None, ..
-        }) = side.flat.decode_leaf(e.leaf, bytes)
-        {
+        let Some(value) = side.flat.read_int(e.leaf, bytes) else {
+            continue;
+        };
+        if e.valid.binary_search(&value).is_err() {
             marks.add(Code::BadEnum);
             e.tally.add_for(entry, label, max, || None);
             if e.values.len() < 16 || e.values.contains_key(&value) {

@@ -4,6 +4,7 @@
 
 pub mod crosscheck;
 pub mod decode;
+pub mod diff;
 pub mod dump_report;
 pub mod forensics;
 pub mod gogen;

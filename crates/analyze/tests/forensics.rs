@@ -614,3 +614,82 @@ fn every_code_is_documented() {
         );
     }
 }
+
+/// Forensics with broken types (sizes, offsets, bitfield widths and array lengths made
+/// up) over real dumps: findings or errors, never a panic.
+#[test]
+fn hostile_types_never_panic() {
+    use mapsleuth_layout::{Member, TypeKind};
+    let obj = object();
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let dumps: Vec<(Dump, &str)> = [
+        ("events.json", "events"),
+        ("flows.json", "flows"),
+        ("conns.json", "conns"),
+        ("addrs.json", "addrs"),
+        ("pcpu_hash_stats.json", "pcpu_hash_stats"),
+    ]
+    .into_iter()
+    .map(|(f, m)| (dump(f), m))
+    .collect();
+    let mut ran = 0;
+    for round in 0..300 {
+        let (d, map) = &dumps[round % dumps.len()];
+        let def = obj.maps.iter().find(|m| m.name == *map).unwrap();
+        let mut t = obj.table.clone();
+        for _ in 0..3 {
+            let id = 1 + (next() % (t.len() as u64 - 1)) as u32;
+            let mut ty = t.get(id).unwrap().clone();
+            let wild = match next() % 4 {
+                0 => next() % 64,
+                1 => next() % 4096,
+                2 => u64::from(u32::MAX),
+                _ => next(),
+            };
+            match &mut ty.kind {
+                TypeKind::Struct(c) | TypeKind::Union(c) => match next() % 4 {
+                    0 => c.size = wild,
+                    1 if !c.members.is_empty() => {
+                        let i = (next() % c.members.len() as u64) as usize;
+                        c.members[i].offset_bits = wild;
+                    }
+                    2 if !c.members.is_empty() => {
+                        let i = (next() % c.members.len() as u64) as usize;
+                        c.members[i].bitfield_bits = Some((wild % 200) as u32);
+                    }
+                    _ => c.members.push(Member {
+                        name: Some("x".into()),
+                        ty: (next() % t.len() as u64) as u32,
+                        offset_bits: wild % 512,
+                        bitfield_bits: None,
+                        embedded: false,
+                    }),
+                },
+                TypeKind::Array { len, .. } => *len = wild,
+                TypeKind::Int { size, .. } | TypeKind::Enum { size, .. } => {
+                    *size = (wild % 40) as u32
+                }
+                _ => {}
+            }
+            t.set(id, ty).unwrap();
+        }
+        let r = |id: Option<u32>| id.map(|id| TypeRef { table: &t, id });
+        if let Ok((f, marks, _)) = check_dump(
+            d,
+            r(def.key_type_id),
+            r(def.value_type_id),
+            Options::default(),
+        ) {
+            assert_eq!(marks.len(), d.len());
+            let _ = show(&f);
+            ran += 1;
+        }
+    }
+    assert!(ran > 50, "{ran} of 300 mutated types were usable");
+}

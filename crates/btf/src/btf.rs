@@ -236,11 +236,24 @@ impl<'a> Btf<'a> {
             else {
                 continue;
             };
-            if self.string(name_off).is_ok_and(|n| n == name) {
+            if self.string_is(name_off, name.as_bytes()) {
                 out.push(self.first_id + i as u32);
             }
         }
         out
+    }
+
+    /// Whether the string at `off` is exactly `want`: a byte comparison, without
+    /// measuring or UTF-8-checking every name a scan passes (vmlinux has ~126,000).
+    fn string_is(&self, off: u32, want: &[u8]) -> bool {
+        if off < self.str_base {
+            return self.base.is_some_and(|b| b.string_is(off, want));
+        }
+        let local = (off - self.str_base) as usize;
+        let Some(end) = local.checked_add(want.len()) else {
+            return false;
+        };
+        self.strings.get(local..end) == Some(want) && self.strings.get(end) == Some(&0)
     }
 
     /// The type a user means by `name`: `struct x`/`union x`/`enum x` or a bare name.
@@ -449,14 +462,29 @@ impl<'a> Btf<'a> {
     }
 
     fn find_pointer_size(&self) -> u32 {
-        for name in ["long", "unsigned long", "long int", "long unsigned int"] {
-            for id in self.ids_named(name) {
-                if let Ok((_, BtfType::Int { size, .. })) = self.get(id) {
-                    return size;
+        // One pass over the records, looking only at INTs: the first INT with the
+        // earliest of these names wins.
+        const NAMES: [&str; 4] = ["long", "unsigned long", "long int", "long unsigned int"];
+        let mut best: Option<(usize, u32)> = None;
+        for &off in &self.offsets {
+            let Ok((_, (name_off, info, size))) =
+                raw::parse_common(&self.types[off as usize..], self.header.endian)
+            else {
+                continue;
+            };
+            if !matches!(raw::split_info(name_off, info, size), Ok(c) if c.kind == Kind::Int) {
+                continue;
+            }
+            if let Some(rank) = NAMES
+                .iter()
+                .position(|n| self.string_is(name_off, n.as_bytes()))
+            {
+                if best.is_none_or(|(r, _)| rank < r) {
+                    best = Some((rank, size));
                 }
             }
         }
-        8
+        best.map_or(8, |(_, size)| size)
     }
 
     /// The layout model of every type, with the same ids as BTF's.

@@ -51,6 +51,16 @@ impl BtfBytes {
         let bytes = std::fs::read(path).map_err(|e| {
             BtfError::at(0, ErrorKind::Io(format!("cannot read {path}: {e}"))).in_file(path, 0)
         })?;
+        if raw::endian_of(&bytes).is_some() {
+            // Raw BTF is kept as read, not copied (vmlinux is ~6 MB).
+            return Ok(BtfBytes {
+                path: path.to_string(),
+                data: bytes,
+                file_offset: 0,
+                container: Container::Raw,
+                legacy_maps: Vec::new(),
+            });
+        }
         Self::from_file_bytes(path, &bytes)
     }
 

@@ -65,6 +65,9 @@ enum Command {
     /// --pinned PATH | --all) -o OUT` reads them (read-only, with bpf(2)) into a capture
     /// file that `analyze dump`, `diff` and `export` read anywhere later.
     Capture(cmd::capture::CaptureCommand),
+    /// Compare two dumps of one map: entries added, removed and changed, fields decoded.
+    #[command(after_help = cmd::diff::AFTER_HELP)]
+    Diff(cmd::diff::DiffArgs),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -81,13 +84,17 @@ fn main() -> ExitCode {
         Command::Btf(c) => cmd::btf::run(c, &mut out),
         Command::Go(c) => cmd::go::run(c, &mut out),
         Command::Capture(c) => cmd::capture::run(c, &mut out),
+        Command::Diff(a) => cmd::diff::run(&a, &mut out),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "mapsleuth", &mut out.stdout);
             Ok(0)
         }
     };
     if out.verbose {
-        eprintln!("mapsleuth: done in {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
+        eprintln!(
+            "mapsleuth: done in {:.1} ms",
+            started.elapsed().as_secs_f64() * 1e3
+        );
     }
     match result {
         Ok(code) => ExitCode::from(code as u8),

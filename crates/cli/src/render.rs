@@ -130,7 +130,7 @@ pub fn layout_text(table: &TypeTable, l: &Layout) -> String {
         l.target.byte_order.as_str(),
         l.target.pointer_size
     );
-    if l.size % 64 != 0 {
+    if !l.size.is_multiple_of(64) {
         let _ = writeln!(s, "\t/* last cacheline: {} bytes */", l.size % 64);
     }
     s.push_str("};\n");

@@ -47,6 +47,10 @@ pub fn all() -> Vec<(&'static str, Schema)> {
             "capture.schema.json",
             schema_for!(crate::cmd::capture::CaptureReport),
         ),
+        (
+            "diff.schema.json",
+            schema_for!(mapsleuth_analyze::diff::DiffReport),
+        ),
     ]
 }
 

@@ -65,8 +65,7 @@ macro_rules! snap {
 
 fn validate(doc: &serde_json::Value) {
     let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(format!("{CORPUS}/../schemas/analyze-dump.schema.json"))
-            .unwrap(),
+        &std::fs::read_to_string(format!("{CORPUS}/../schemas/analyze-dump.schema.json")).unwrap(),
     )
     .unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
@@ -83,41 +82,81 @@ fn table_reports() {
         // The map found by the name in flows.show.json; D001 is an error.
         (
             "flows_btf",
-            &["analyze", "dump", "dumps/flows.json", "--btf", "bpf/maps.bpf.o"][..],
+            &[
+                "analyze",
+                "dump",
+                "dumps/flows.json",
+                "--btf",
+                "bpf/maps.bpf.o",
+            ][..],
             1,
         ),
         (
             "events_btf",
             &[
-                "analyze", "dump", "dumps/events.pretty.json", "--btf", "bpf/maps.bpf.o", "--map",
-                "events", "--entries", "6",
+                "analyze",
+                "dump",
+                "dumps/events.pretty.json",
+                "--btf",
+                "bpf/maps.bpf.o",
+                "--map",
+                "events",
+                "--entries",
+                "6",
             ][..],
             0,
         ),
         (
             "events_go_missingpad",
             &[
-                "analyze", "dump", "dumps/events.json", "--go-bin", AMD64, "--key-type", "uint32",
-                "--value-type", "missingpad.Event", "--entries", "3",
+                "analyze",
+                "dump",
+                "dumps/events.json",
+                "--go-bin",
+                AMD64,
+                "--key-type",
+                "uint32",
+                "--value-type",
+                "missingpad.Event",
+                "--entries",
+                "3",
             ][..],
             1,
         ),
         (
             "conns_addrs_btf",
             &[
-                "analyze", "dump", "dumps/conns.json", "dumps/addrs.json", "--btf",
-                "bpf/maps.bpf.o", "--entries", "2",
+                "analyze",
+                "dump",
+                "dumps/conns.json",
+                "dumps/addrs.json",
+                "--btf",
+                "bpf/maps.bpf.o",
+                "--entries",
+                "2",
             ][..],
             0,
         ),
         (
             "pcpu_hash_stats_btf",
-            &["analyze", "dump", "dumps/pcpu_hash_stats.json", "--btf", "bpf/maps.bpf.o"][..],
+            &[
+                "analyze",
+                "dump",
+                "dumps/pcpu_hash_stats.json",
+                "--btf",
+                "bpf/maps.bpf.o",
+            ][..],
             0,
         ),
         (
             "no_types",
-            &["analyze", "dump", "dumps/nb_devmap.txt", "dumps/nb_small.txt", "dumps/fifo.txt"][..],
+            &[
+                "analyze",
+                "dump",
+                "dumps/nb_devmap.txt",
+                "dumps/nb_small.txt",
+                "dumps/fifo.txt",
+            ][..],
             0,
         ),
         (
@@ -134,8 +173,14 @@ fn table_reports() {
 fn json_report_follows_its_schema() {
     let out = status(
         &[
-            "analyze", "dump", "dumps/addrs.json", "dumps/conns.json", "--btf", "bpf/maps.bpf.o",
-            "--format", "json",
+            "analyze",
+            "dump",
+            "dumps/addrs.json",
+            "dumps/conns.json",
+            "--btf",
+            "bpf/maps.bpf.o",
+            "--format",
+            "json",
         ],
         0,
     );
@@ -144,9 +189,23 @@ fn json_report_follows_its_schema() {
     snap!("analyze_dump__addrs_conns_json", out);
     // Every corpus JSON dump, with and without types, validates.
     for args in [
-        &["dumps/flows.json", "dumps/events.json", "--btf", "bpf/maps.bpf.o"][..],
-        &["dumps/pcpu_array_stat.pretty.json", "--btf", "bpf/maps.bpf.o"][..],
-        &["dumps/nb_devmap.json", "dumps/nb_pcpu.txt", "dumps/events.txt", "dumps/multi.json"][..],
+        &[
+            "dumps/flows.json",
+            "dumps/events.json",
+            "--btf",
+            "bpf/maps.bpf.o",
+        ][..],
+        &[
+            "dumps/pcpu_array_stat.pretty.json",
+            "--btf",
+            "bpf/maps.bpf.o",
+        ][..],
+        &[
+            "dumps/nb_devmap.json",
+            "dumps/nb_pcpu.txt",
+            "dumps/events.txt",
+            "dumps/multi.json",
+        ][..],
     ] {
         let mut a = vec!["analyze", "dump", "--format", "json"];
         a.extend_from_slice(args);
@@ -159,7 +218,13 @@ fn json_report_follows_its_schema() {
 #[test]
 fn ndjson_is_entries_then_findings() {
     let out = status(
-        &["analyze", "dump", "dumps/nb_devmap.json", "--format", "ndjson"],
+        &[
+            "analyze",
+            "dump",
+            "dumps/nb_devmap.json",
+            "--format",
+            "ndjson",
+        ],
         0,
     );
     snap!("analyze_dump__nb_devmap_ndjson", out.clone());
@@ -174,12 +239,24 @@ fn ndjson_is_entries_then_findings() {
 
 #[test]
 fn fail_on_sets_the_exit_status() {
-    let base = ["analyze", "dump", "dumps/events.json", "--btf", "bpf/maps.bpf.o"];
+    let base = [
+        "analyze",
+        "dump",
+        "dumps/events.json",
+        "--btf",
+        "bpf/maps.bpf.o",
+    ];
     // Warnings (D002, D008, D010) and notes only.
     status(&base, 0);
     status(&[&base[..], &["--fail-on", "warning"]].concat(), 1);
     status(&[&base[..], &["--fail-on", "info"]].concat(), 1);
-    let clean = ["analyze", "dump", "dumps/lpm_v4.json", "--btf", "bpf/maps.bpf.o"];
+    let clean = [
+        "analyze",
+        "dump",
+        "dumps/lpm_v4.json",
+        "--btf",
+        "bpf/maps.bpf.o",
+    ];
     status(&[&clean[..], &["--fail-on", "info"]].concat(), 0);
 }
 
@@ -195,14 +272,30 @@ fn expected_keys() {
     )
     .unwrap();
     let r = run(&[
-        "analyze", "dump", "dumps/flows.json", "--btf", "bpf/maps.bpf.o", "--expect-keys", &keys,
-        "--entries", "0",
+        "analyze",
+        "dump",
+        "dumps/flows.json",
+        "--btf",
+        "bpf/maps.bpf.o",
+        "--expect-keys",
+        &keys,
+        "--entries",
+        "0",
     ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    snap!("analyze_dump__flows_expect_keys", r.stdout.replace(dir, "<tmp>"));
+    snap!(
+        "analyze_dump__flows_expect_keys",
+        r.stdout.replace(dir, "<tmp>")
+    );
     std::fs::write(&keys, "1\nnot-a-key\n").unwrap();
     let r = run(&[
-        "analyze", "dump", "dumps/flows.json", "--btf", "bpf/maps.bpf.o", "--expect-keys", &keys,
+        "analyze",
+        "dump",
+        "dumps/flows.json",
+        "--btf",
+        "bpf/maps.bpf.o",
+        "--expect-keys",
+        &keys,
     ]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("line 2: `not-a-key`"), "{}", r.stderr);
@@ -212,7 +305,13 @@ fn expected_keys() {
 fn usage_errors_say_what_to_do() {
     for (args, want) in [
         (
-            &["analyze", "dump", "dumps/nb_flows.json", "--btf", "bpf/maps.bpf.o"][..],
+            &[
+                "analyze",
+                "dump",
+                "dumps/nb_flows.json",
+                "--btf",
+                "bpf/maps.bpf.o",
+            ][..],
             "the dump's map `nb_flows` is not defined in bpf/maps.bpf.o",
         ),
         (
@@ -224,7 +323,15 @@ fn usage_errors_say_what_to_do() {
             "need the types' source",
         ),
         (
-            &["analyze", "dump", "dumps/flows.json", "--btf", "bpf/maps.bpf.o", "--map", "nope"][..],
+            &[
+                "analyze",
+                "dump",
+                "dumps/flows.json",
+                "--btf",
+                "bpf/maps.bpf.o",
+                "--map",
+                "nope",
+            ][..],
             "no map named `nope`",
         ),
         (
@@ -247,14 +354,32 @@ fn usage_errors_say_what_to_do() {
 fn stdin_and_raw_records() {
     let json = std::fs::read(format!("{CORPUS}/dumps/flows.json")).unwrap();
     let r = run_with(
-        &["analyze", "dump", "-", "--btf", "bpf/maps.bpf.o", "--map", "flows", "--entries", "0"],
+        &[
+            "analyze",
+            "dump",
+            "-",
+            "--btf",
+            "bpf/maps.bpf.o",
+            "--map",
+            "flows",
+            "--entries",
+            "0",
+        ],
         Some(&json),
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stdout.starts_with("<stdin>: map (json, 6 entries)"), "{}", r.stdout);
+    assert!(
+        r.stdout.starts_with("<stdin>: map (json, 6 entries)"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("error[D001]"));
     // The same entries as raw key‖value records.
-    let dump = &read_file(format!("{CORPUS}/dumps/flows.json"), &ReadOptions::default()).unwrap()[0];
+    let dump = &read_file(
+        format!("{CORPUS}/dumps/flows.json"),
+        &ReadOptions::default(),
+    )
+    .unwrap()[0];
     let mut raw = Vec::new();
     for e in dump.entries() {
         raw.extend_from_slice(e.key().unwrap());
@@ -262,15 +387,34 @@ fn stdin_and_raw_records() {
     }
     let r = run_with(
         &[
-            "analyze", "dump", "-", "--key-size", "16", "--value-size", "32", "--btf",
-            "bpf/maps.bpf.o", "--map", "flows", "--entries", "0",
+            "analyze",
+            "dump",
+            "-",
+            "--key-size",
+            "16",
+            "--value-size",
+            "32",
+            "--btf",
+            "bpf/maps.bpf.o",
+            "--map",
+            "flows",
+            "--entries",
+            "0",
         ],
         Some(&raw),
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stdout.starts_with("<stdin>: map (raw, 6 entries)"), "{}", r.stdout);
+    assert!(
+        r.stdout.starts_with("<stdin>: map (raw, 6 entries)"),
+        "{}",
+        r.stdout
+    );
     for code in ["D001", "D005", "D011"] {
-        assert!(r.stdout.contains(&format!("[{code}]")), "{code}: {}", r.stdout);
+        assert!(
+            r.stdout.contains(&format!("[{code}]")),
+            "{code}: {}",
+            r.stdout
+        );
     }
 }
 
@@ -281,7 +425,11 @@ fn captures_decode_with_their_own_btf() {
     let btf = mapsleuth_btf::Btf::parse(&bytes.data).unwrap();
     let key = btf.find_type("struct flow_key").unwrap();
     let value = btf.find_type("struct flow_stats").unwrap();
-    let dump = &read_file(format!("{CORPUS}/dumps/flows.json"), &ReadOptions::default()).unwrap()[0];
+    let dump = &read_file(
+        format!("{CORPUS}/dumps/flows.json"),
+        &ReadOptions::default(),
+    )
+    .unwrap()[0];
     let mut records = Vec::new();
     for e in dump.entries() {
         records.extend_from_slice(e.key().unwrap());

@@ -250,6 +250,13 @@ fn render_report(r: &LayoutReport, out: &mut Out) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// (offset, size, name, type) of the Go cell, the same of the C cell, and the row.
+type CellTexts<'r> = (
+    (String, String, String, String),
+    (String, String, String, String),
+    &'r Row,
+);
+
 fn render_pair(p: &PairReport, r: &LayoutReport, out: &mut Out) -> anyhow::Result<()> {
     let rule = match p.matched_by {
         MatchRule::Explicit => "--pair",
@@ -299,14 +306,9 @@ fn render_pair(p: &PairReport, r: &LayoutReport, out: &mut Out) -> anyhow::Resul
         .iter()
         .map(|row| (text(&row.go), text(&row.c), row))
         .collect();
-    let w = |f: &dyn Fn(
-        &(
-            (String, String, String, String),
-            (String, String, String, String),
-            &Row,
-        ),
-    ) -> usize,
-             min: usize| { cells.iter().map(f).max().unwrap_or(0).max(min) };
+    let w = |f: &dyn Fn(&CellTexts) -> usize, min: usize| {
+        cells.iter().map(f).max().unwrap_or(0).max(min)
+    };
     let go_foot = format!("align {}", p.go_layout.align);
     let c_foot = format!("align {}", p.c_layout.align);
     let gname = w(&|c| c.0 .2.len(), go_foot.len());

@@ -13,8 +13,8 @@ use mapsleuth_analyze::forensics::{ExpectedKeys, Options, TypeRef};
 use mapsleuth_btf::{discover_maps, Btf, MapDef};
 use mapsleuth_dump::capture_file::Capture;
 use mapsleuth_dump::{
-    parse_bpftool_map_show, read_file, read_from, Dump, DumpFormat, EntryKind, MapMeta,
-    RawLayout, ReadOptions,
+    parse_bpftool_map_show, read_file, read_from, Dump, DumpFormat, EntryKind, MapMeta, RawLayout,
+    ReadOptions,
 };
 use mapsleuth_layout::{Finding, Severity, TypeId, TypeTable};
 
@@ -280,8 +280,10 @@ fn resolve<'s>(
                             maps.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
                         )));
                     };
-                    let found: Vec<&MapDef> =
-                        maps.iter().filter(|d| same_map_name(name, &d.name)).collect();
+                    let found: Vec<&MapDef> = maps
+                        .iter()
+                        .filter(|d| same_map_name(name, &d.name))
+                        .collect();
                     match found.as_slice() {
                         [one] => (Some(*one), " (matched by the dump's map name)"),
                         [] => {
@@ -336,11 +338,14 @@ fn capture_types(cap: &Capture<Vec<u8>>, dump: &Dump, r: &mut Resolved<'_>) -> a
         .filter(|&i| i != 0)
         .collect();
     let Some(blob) = cap.map_btf(h) else {
-        r.notes.push("the capture holds no BTF for this map: only checks that need no types ran".into());
+        r.notes.push(
+            "the capture holds no BTF for this map: only checks that need no types ran".into(),
+        );
         return Ok(());
     };
     if ids.is_empty() {
-        r.notes.push("the map has BTF but no key or value type ids".into());
+        r.notes
+            .push("the map has BTF but no key or value type ids".into());
         return Ok(());
     }
     let base = cap
@@ -458,7 +463,9 @@ pub fn run(args: &DumpArgs, out: &mut Out) -> anyhow::Result<i32> {
     let keys_text = args
         .expect_keys
         .as_deref()
-        .map(|f| std::fs::read_to_string(f).with_context(|| format!("cannot read --expect-keys {f}")))
+        .map(|f| {
+            std::fs::read_to_string(f).with_context(|| format!("cannot read --expect-keys {f}"))
+        })
         .transpose()?;
     let opts = ReadOptions {
         format: args.input_format,
@@ -631,7 +638,11 @@ fn render(done: &[Analysed], show: usize, out: &mut Out) -> anyhow::Result<()> {
                 writeln!(out.stdout, "  {} {n}", out.paint("note:", Style::Dim))?;
             }
             for s in &an.skipped {
-                writeln!(out.stdout, "  {} {s}", out.paint("not checked:", Style::Dim))?;
+                writeln!(
+                    out.stdout,
+                    "  {} {s}",
+                    out.paint("not checked:", Style::Dim)
+                )?;
             }
         }
         for e in d.entries().take(show) {
@@ -698,7 +709,10 @@ fn render(done: &[Analysed], show: usize, out: &mut Out) -> anyhow::Result<()> {
             writeln!(out.stdout)?;
         }
     }
-    let all: Vec<&Finding> = done.iter().flat_map(|a| a.analysis.findings.iter()).collect();
+    let all: Vec<&Finding> = done
+        .iter()
+        .flat_map(|a| a.analysis.findings.iter())
+        .collect();
     let count = |s: Severity| all.iter().filter(|f| f.severity == s).count();
     let (errors, warnings, infos) = (
         count(Severity::Error),

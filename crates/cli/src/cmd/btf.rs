@@ -315,8 +315,8 @@ fn maps(args: &BtfInputArgs, out: &mut Out) -> anyhow::Result<i32> {
             Format::Table => {
                 writeln!(
                     out.stdout,
-                    "{:<18} {:<16} {:<26} {:<26} {:>8} {:>8} {}",
-                    "NAME", "TYPE", "KEY", "VALUE", "MAX", "FLAGS", "NOTES"
+                    "{:<18} {:<16} {:<26} {:<26} {:>8} {:>8} NOTES",
+                    "NAME", "TYPE", "KEY", "VALUE", "MAX", "FLAGS"
                 )?;
                 for m in &maps {
                     let kv = |t: &Option<String>, s: Option<u64>| match (t, s) {

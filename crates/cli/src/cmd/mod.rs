@@ -2,4 +2,5 @@ pub mod analyze;
 pub mod analyze_dump;
 pub mod btf;
 pub mod capture;
+pub mod diff;
 pub mod go;

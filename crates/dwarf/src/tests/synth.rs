@@ -283,7 +283,7 @@ pub fn elf(sections: &[(&str, &[u8])]) -> Vec<u8> {
     }
     let shstr_range = (data.len() as u64, shstrtab.len() as u64);
     data.extend(&shstrtab);
-    while data.len() % 8 != 0 {
+    while !data.len().is_multiple_of(8) {
         data.push(0);
     }
     let shoff = data.len() as u64;
