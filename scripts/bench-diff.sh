@@ -22,6 +22,7 @@ AFTER_JSON=${JSON%.json}.after.json
 AFTER_TXT=${TXT%.txt}.after.txt
 SORTED_OLD=${TXT%.txt}.sorted.txt
 SORTED_NEW=${TXT%.txt}.after.sorted.txt
+REVERSED_JSON=${JSON%.json}.after.reversed.json
 
 if [ ! -s "$JSON" ] || [ ! -s "$TXT" ]; then
     corpus/gen-big-dump.sh "$JSON" "$TXT"
@@ -48,6 +49,14 @@ for src, dst, pat in ((sys.argv[1], sys.argv[2], rb'("value":\["0x)([0-9a-f]{2})
     print(f"{dst}: {n[0] // 100} of {n[0]} entries changed", file=sys.stderr)
 EOF
 fi
+# The worst case for matching: NEW lists the keys in the opposite order, so every key
+# goes through the hash index (bpftool -j's compact layout kept).
+if [ ! -s "$REVERSED_JSON" ] || [ "$REVERSED_JSON" -ot "$AFTER_JSON" ]; then
+    python3 -c 'import json, sys
+e = json.load(open(sys.argv[1]))
+e.reverse()
+open(sys.argv[2], "w").write(json.dumps(e, separators=(",", ":")))' "$AFTER_JSON" "$REVERSED_JSON"
+fi
 if [ ! -s "$SORTED_NEW" ] || [ "$SORTED_NEW" -ot "$AFTER_TXT" ]; then
     LC_ALL=C sort "$TXT" >"$SORTED_OLD"
     LC_ALL=C sort "$AFTER_TXT" >"$SORTED_NEW"
@@ -68,7 +77,8 @@ echo
 # `diff` exits 1 when the files differ: -i. Output goes to /dev/null (hyperfine's
 # default), so both sides pay for producing it, not for a terminal.
 echo "## time (hyperfine, one run, $RUNS runs each)"
-hyperfine --warmup 1 --runs "$RUNS" -i --export-markdown /dev/stdout --style basic \
+table=$(mktemp)
+hyperfine --warmup 1 --runs "$RUNS" -i --export-markdown "$table" --style basic \
     -n "diff big.sorted.txt big.after.sorted.txt" \
     "diff $SORTED_OLD $SORTED_NEW" \
     -n "sort + diff of big.txt big.after.txt" \
@@ -79,8 +89,12 @@ hyperfine --warmup 1 --runs "$RUNS" -i --export-markdown /dev/stdout --style bas
     "$M diff $TXT $AFTER_TXT" \
     -n "mapsleuth diff big.json big.after.json (typed)" \
     "$M diff $JSON $AFTER_JSON --btf $OBJ --key-type __u32 --value-type flow_stats" \
+    -n "mapsleuth diff big.json big.after.reversed.json (typed)" \
+    "$M diff $JSON $REVERSED_JSON --btf $OBJ --key-type __u32 --value-type flow_stats" \
     -n "mapsleuth diff big.json big.after.json (typed, --format json)" \
-    "$M diff $JSON $AFTER_JSON --btf $OBJ --key-type __u32 --value-type flow_stats --format json"
+    "$M diff $JSON $AFTER_JSON --btf $OBJ --key-type __u32 --value-type flow_stats --format json" >&2
+cat "$table"
+rm -f "$table"
 echo
 
 echo "## peak memory (/usr/bin/time -v)"

@@ -348,9 +348,22 @@ pub fn crosscheck(go: Side, c: Side, rule: MatchRule) -> Result<PairReport, Layo
     let mut pair_of_c: Vec<Option<usize>> = vec![None; c_leaves.len()];
     let mut by_position = vec![false; c_leaves.len()];
     // 1: the whole dotted path; 2: the last component, when unique.
+    // Names are normalized once: matching is a lookup, not a scan of every Go field
+    // for every C field (task_struct has hundreds of each).
     for pass in 0..2 {
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        for (gi, g) in go_leaves.iter().enumerate() {
+            let key = if pass == 0 {
+                norm(&g.path)
+            } else {
+                norm(last(&g.path))
+            };
+            by_name.entry(key).or_default().push(gi);
+        }
         for (ci, cleaf) in c_leaves.iter().enumerate() {
-            if pair_of_c[ci].is_some() {
+            // A union's inner alternatives match by their whole path only: by its last
+            // component, `u.id` would take a Go field named after the union itself.
+            if pair_of_c[ci].is_some() || (pass == 1 && in_union(cleaf)) {
                 continue;
             }
             let key = if pass == 0 {
@@ -358,16 +371,13 @@ pub fn crosscheck(go: Side, c: Side, rule: MatchRule) -> Result<PairReport, Layo
             } else {
                 norm(last(&cleaf.path))
             };
-            let candidates: Vec<usize> = (0..go_leaves.len())
-                .filter(|&gi| !go_used[gi])
-                .filter(|&gi| {
-                    let gp = &go_leaves[gi].path;
-                    (if pass == 0 { norm(gp) } else { norm(last(gp)) }) == key
-                })
-                .collect();
-            if candidates.len() == 1 {
-                pair_of_c[ci] = Some(candidates[0]);
-                go_used[candidates[0]] = true;
+            let Some(all) = by_name.get(&key) else {
+                continue;
+            };
+            let mut free = all.iter().copied().filter(|&gi| !go_used[gi]);
+            if let (Some(gi), None) = (free.next(), free.next()) {
+                pair_of_c[ci] = Some(gi);
+                go_used[gi] = true;
             }
         }
     }
@@ -672,6 +682,8 @@ pub fn crosscheck(go: Side, c: Side, rule: MatchRule) -> Result<PairReport, Layo
     }
 
     // --- unions ---------------------------------------------------------------------
+    // Unions whose bytes Go holds whole: the bitfields inside them are judged with them.
+    let mut mirrored_unions: Vec<(u64, u64)> = Vec::new();
     for u in &unions {
         let span = (u.offset_bits, u.size_bits);
         let alts_text = u.alternatives.join(", ");
@@ -693,6 +705,9 @@ pub fn crosscheck(go: Side, c: Side, rule: MatchRule) -> Result<PairReport, Layo
         });
         let size = bytes(u.size_bits);
         let off = bytes(u.offset_bits);
+        if covering.is_some() || covering_pad {
+            mirrored_unions.push((u.offset_bits, u.size_bits));
+        }
         if let Some(gi) = covering {
             go_used[gi] = true;
             findings.push(
@@ -779,6 +794,12 @@ pub fn crosscheck(go: Side, c: Side, rule: MatchRule) -> Result<PairReport, Layo
             continue; // each pairing already reported L013
         }
         let span = (u.offset * 8, u.size * 8);
+        if mirrored_unions
+            .iter()
+            .any(|&(o, n)| o <= span.0 && span.0 + span.1 <= o + n)
+        {
+            continue; // inside a union Go mirrors as bytes: said with the union (L020)
+        }
         let recipe: Vec<String> = u
             .fields
             .iter()

@@ -13,8 +13,10 @@
 //! types when it has no `formatted` of its own. bpftool does not print padding, so
 //! padding-only differences are invisible on that basis.
 //!
-//! Matching hashes the old keys once (`HashMap<&[u8], u32>` over the dump's own bytes);
-//! an unchanged entry costs one lookup and one slice comparison and allocates nothing.
+//! Matching walks both dumps in order while their keys line up (two dumps of one map
+//! list most keys in the same order) and otherwise hashes the old keys once
+//! (`HashMap<&[u8], u32>` over the dump's own bytes): an unchanged entry costs a key
+//! comparison (or one lookup) and a value comparison, and allocates nothing.
 //! Only entries that differ are decoded. [`MapDiff::changes`] flattens the result into
 //! one row per change (key, field path, old, new, kind) for tables and data frames.
 
@@ -984,41 +986,38 @@ impl Run<'_> {
     // ---- by bytes ----
 
     fn by_bytes(&mut self, old: &Dump, new: &Dump) {
-        let mut index: HashMap<&[u8], u32> = HashMap::with_capacity(old.len());
         // Entries of OLD not to report as removed: matched, or a repeated key.
         let mut done = vec![false; old.len()];
         let (mut dup_old, mut dup_new) = (0, 0);
-        for (i, e) in old.entries().enumerate() {
-            if let Some(k) = e.key() {
-                match index.entry(k) {
-                    Slot::Vacant(v) => {
-                        v.insert(i as u32);
-                    }
-                    Slot::Occupied(_) => {
-                        dup_old += 1;
-                        done[i] = true;
-                    }
-                }
-            }
-        }
+        // Built on the first key that is not where the cursor says.
+        let mut index: Option<HashMap<&[u8], u32>> = None;
+        let mut cursor = 0;
         for n in new.entries() {
             let Some(k) = n.key() else { continue };
-            match index.get(k) {
-                None => self.report_bytes(ChangeKind::Added, None, Some(n)),
-                Some(&i) => {
-                    let i = i as usize;
-                    if done[i] {
-                        dup_new += 1;
-                        continue;
-                    }
-                    done[i] = true;
-                    let Some(o) = old.entry(i) else { continue };
-                    if same_bytes(&o, &n) {
-                        self.counts.unchanged += 1;
-                    } else {
-                        self.report_bytes(ChangeKind::Changed, Some(o), Some(n));
-                    }
-                }
+            // Two dumps of one map list most keys in the same order (bpftool walks the
+            // map's buckets): the entry after the last match is tried before hashing.
+            let at = match old.entry(cursor) {
+                Some(o) if !done[cursor] && o.key() == Some(k) => Some(cursor),
+                _ => index
+                    .get_or_insert_with(|| index_keys(old, &mut done, &mut dup_old))
+                    .get(k)
+                    .map(|&i| i as usize),
+            };
+            let Some(i) = at else {
+                self.report_bytes(ChangeKind::Added, None, Some(n));
+                continue;
+            };
+            cursor = i + 1;
+            if done[i] {
+                dup_new += 1;
+                continue;
+            }
+            done[i] = true;
+            let Some(o) = old.entry(i) else { continue };
+            if same_bytes(&o, &n) {
+                self.counts.unchanged += 1;
+            } else {
+                self.report_bytes(ChangeKind::Changed, Some(o), Some(n));
             }
         }
         for (i, d) in done.iter().enumerate() {
@@ -1326,6 +1325,26 @@ fn same_bytes(o: &Entry<'_>, n: &Entry<'_>) -> bool {
         && o.values().zip(n.values()).all(|(a, b)| a == b)
 }
 
+/// Every key of `d` to the index of its first entry, hashed once; the entries whose key
+/// an earlier entry has are marked done (not reported) and counted in `dups`.
+fn index_keys<'d>(d: &'d Dump, done: &mut [bool], dups: &mut usize) -> HashMap<&'d [u8], u32> {
+    let mut index = HashMap::with_capacity(d.len());
+    for (i, e) in d.entries().enumerate() {
+        if let Some(k) = e.key() {
+            match index.entry(k) {
+                Slot::Vacant(v) => {
+                    v.insert(i as u32);
+                }
+                Slot::Occupied(_) => {
+                    *dups += 1;
+                    done[i] = true;
+                }
+            }
+        }
+    }
+    index
+}
+
 /// bpftool's decoded form of an entry (`{"key":..,"value":..}`, or `"values":[{"cpu":
 /// N,"value":..}]`), members in bpftool's order.
 fn parse_formatted(e: &Entry<'_>) -> Result<Decoded, String> {
@@ -1360,7 +1379,9 @@ impl ValuePlan {
                 continue;
             }
             let offset = leaf.offset_bits / 8;
-            let size = (leaf.offset_bits % 8 + leaf.size_bits).div_ceil(8);
+            let size = (leaf.offset_bits % 8)
+                .saturating_add(leaf.size_bits)
+                .div_ceil(8);
             let (old, new) = match (self.flat.decode_leaf(i, a), self.flat.decode_leaf(i, b)) {
                 (Ok(x), Ok(y)) => (Tree::from(&x), Tree::from(&y)),
                 // A value shorter than its type (--force): its bytes, as far as they go.
@@ -1379,7 +1400,7 @@ impl ValuePlan {
         for p in &self.padding {
             if bits_differ(a, b, p.offset_bits, p.size_bits, self.order) {
                 let start = p.offset_bits / 8;
-                let end = (p.offset_bits + p.size_bits).div_ceil(8);
+                let end = p.offset_bits.saturating_add(p.size_bits).div_ceil(8);
                 out.push(FieldChange {
                     path: format!("<padding {start}..{end}>"),
                     kind: FieldKind::Padding,

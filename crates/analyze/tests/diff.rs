@@ -489,3 +489,51 @@ fn flat_changes_have_one_row_per_change() {
     let back: Vec<mapsleuth_analyze::diff::Change> = serde_json::from_str(&text).unwrap();
     assert_eq!(back, rows);
 }
+
+/// Plain-text dump of 4-byte keys and values (first byte given).
+fn text_dump(name: &str, entries: &[(u8, u8)]) -> Dump {
+    let mut text: String = entries
+        .iter()
+        .map(|(k, v)| format!("key: {k:02x} 00 00 00  value: {v:02x} 00 00 00\n"))
+        .collect();
+    text.push_str(&format!("Found {} elements\n", entries.len()));
+    read_bytes(text.as_bytes(), name, &ReadOptions::default())
+        .unwrap()
+        .remove(0)
+}
+
+#[test]
+fn order_does_not_matter_and_repeated_keys_are_noted() {
+    let old = text_dump("old", &[(1, 1), (2, 2), (3, 3), (4, 4), (6, 6)]);
+    // Reordered, key 3 changed (then listed again), 2 gone, 5 new; 6 lines up again.
+    let new = text_dump("new", &[(4, 4), (3, 9), (1, 1), (5, 5), (3, 3), (6, 6)]);
+    let d = run(&old, &new, &Types::default());
+    let got: Vec<String> = d
+        .changes()
+        .iter()
+        .map(|c| format!("{} {} {}", c.kind.as_str(), c.key, c.path))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "removed 02000000 ",
+            "changed 03000000 <bytes 0..1>",
+            "added 05000000 "
+        ]
+    );
+    assert_eq!(d.counts.unchanged, 3);
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n == "NEW lists 1 key more than once: only the first of each is compared"),
+        "{:?}",
+        d.notes
+    );
+    // The same dumps in the same order: no hashing needed, nothing differs.
+    let d = run(
+        &old,
+        &text_dump("again", &[(1, 1), (2, 2), (3, 3), (4, 4), (6, 6)]),
+        &Types::default(),
+    );
+    assert!(!d.differ());
+}

@@ -2,25 +2,18 @@
 //! dumps of one map, the changed fields decoded.
 
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::Context;
 use clap::Args;
 use mapsleuth_analyze::diff::{
     diff, ChangeKind, DiffOptions, DiffReport, EntryChange, EntryState, FieldChange, FieldKind,
     MapDiff, Snapshot, Tree, UnpairedMap,
 };
-use mapsleuth_analyze::dump_report::Types;
-use mapsleuth_analyze::forensics::TypeRef;
-use mapsleuth_btf::{discover_maps, Btf, MapDef};
 use mapsleuth_dump::capture_file::{hex, Capture};
-use mapsleuth_dump::{
-    parse_bpftool_map_show, read_file, read_from, Dump, DumpFormat, MapMeta, RawLayout, ReadOptions,
-};
-use mapsleuth_layout::{TypeId, TypeTable};
+use mapsleuth_dump::{read_file, read_from, Dump, DumpFormat, RawLayout, ReadOptions};
 
-use crate::cmd::btf::{BtfInput, BtfInputArgs};
-use crate::output::{csv_field, Format, Out, Style, UsageError};
+use crate::cmd::types::{map_info, resolve, same_map_name, usage, Caller, TypeArgs, TypeSource};
+use crate::output::{csv_field, Format, Out, Style};
 
 pub const AFTER_HELP: &str =
     "Entries are matched by their key bytes and compared by their value bytes (every
@@ -49,32 +42,14 @@ Exit status: 0 whatever the differences (1 with --exit-code when the dumps diffe
 usage, unreadable input, or dumps of incompatible maps (key or value sizes differ:
 --force compares them by bytes).";
 
-/// How keys and values are typed (see TYPES below).
-#[derive(Args)]
-pub struct TypeArgs {
-    /// BTF with the key and value types: a BPF object (with --map, or matched by the
-    /// dumps' map name), raw BTF, or vmlinux (with --key-type/--value-type).
-    #[arg(long, value_name = "FILE")]
-    btf: Option<String>,
-    /// Base BTF when --btf is split BTF (a module's).
-    #[arg(long, value_name = "FILE", requires = "btf")]
-    btf_base: Option<String>,
-    /// A Go binary whose DWARF has the key and value types (with --key-type/--value-type).
-    #[arg(long, value_name = "APP", conflicts_with = "btf")]
-    go_bin: Option<String>,
-    /// The map of the --btf object whose key and value types decode the dumps; with
-    /// inputs holding several maps, the map compared.
-    #[arg(long, value_name = "NAME", requires = "btf", conflicts_with_all = ["key_type", "value_type"])]
-    map: Option<String>,
-    /// The key type: `__u32`, `struct flow_key`, `main.FlowKey`.
-    #[arg(long, value_name = "TYPE")]
-    key_type: Option<String>,
-    /// The value type: `struct event`, `main.Event`.
-    #[arg(long, value_name = "TYPE")]
-    value_type: Option<String>,
-}
+/// `diff`'s help for --btf and --map of [`TypeArgs`] (worded there for one dump).
+const BTF_HELP: &str = "BTF with the key and value types: a BPF object (with --map, or \
+    matched by the dumps' map name), raw BTF, or vmlinux (with --key-type/--value-type)";
+const MAP_HELP: &str = "The map of the --btf object whose key and value types decode the \
+    dumps; with inputs holding several maps, the map compared";
 
 #[derive(Args)]
+#[command(mut_arg("btf", |a| a.help(BTF_HELP)), mut_arg("map", |a| a.help(MAP_HELP)))]
 pub struct DiffArgs {
     /// The older dump: `bpftool map dump` output (plain or with BTF), `bpftool -j`/`-p map
     /// dump`, raw key+value records (with --key-size/--value-size), or a mapsleuth
@@ -112,318 +87,6 @@ pub struct DiffArgs {
     /// Unchanged lines shown around each change in --unified output.
     #[arg(long, value_name = "N", default_value = "3", requires = "unified")]
     context: usize,
-}
-
-// ---------------------------------------------------------------------------------------
-// Types: the same resolution as `analyze dump` (cmd/analyze_dump.rs), which keeps its
-// own private; both should move to one shared module.
-
-/// Where types come from, read once.
-enum TypeSource {
-    None,
-    Btf {
-        path: String,
-        table: TypeTable,
-        maps: Vec<MapDef>,
-        /// --key-type / --value-type ids.
-        fixed: Option<(Option<TypeId>, Option<TypeId>)>,
-    },
-    Go {
-        path: String,
-        table: TypeTable,
-        key: Option<TypeId>,
-        value: Option<TypeId>,
-    },
-}
-
-fn usage(msg: impl Into<String>) -> anyhow::Error {
-    UsageError(msg.into()).into()
-}
-
-impl TypeSource {
-    fn read(args: &TypeArgs) -> anyhow::Result<TypeSource> {
-        let named = args.key_type.is_some() || args.value_type.is_some();
-        if let Some(go) = &args.go_bin {
-            if !named {
-                return Err(usage(
-                    "--go-bin needs --key-type and/or --value-type (the Go types of the map)",
-                ));
-            }
-            let bin = crate::cmd::go::open(go)?;
-            let names: Vec<&str> = [args.key_type.as_deref(), args.value_type.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect();
-            let (table, ids) = bin
-                .table_for(&names)
-                .map_err(|e| anyhow::anyhow!("{go}: {e}"))?;
-            let mut ids = ids.into_iter();
-            let key = args.key_type.as_ref().and_then(|_| ids.next());
-            let value = args.value_type.as_ref().and_then(|_| ids.next());
-            return Ok(TypeSource::Go {
-                path: go.clone(),
-                table,
-                key,
-                value,
-            });
-        }
-        let Some(btf_path) = &args.btf else {
-            if named {
-                return Err(usage(
-                    "--key-type/--value-type need the types' source: --btf FILE or --go-bin APP",
-                ));
-            }
-            return Ok(TypeSource::None);
-        };
-        let input = BtfInput::read(&BtfInputArgs {
-            btf: btf_path.clone(),
-            btf_base: args.btf_base.clone(),
-        })?;
-        let legacy = input.main.legacy_maps.clone();
-        input.with(|btf| {
-            if named {
-                let find = |t: &Option<String>| -> anyhow::Result<Option<TypeId>> {
-                    t.as_deref()
-                        .map(|n| {
-                            btf.find_type(n)
-                                .map_err(|e| anyhow::anyhow!("{btf_path}: {e}"))
-                        })
-                        .transpose()
-                };
-                let (k, v) = (find(&args.key_type)?, find(&args.value_type)?);
-                let roots: Vec<u32> = [k, v].into_iter().flatten().collect();
-                Ok(TypeSource::Btf {
-                    path: btf_path.clone(),
-                    table: btf.to_table_for(&roots)?,
-                    maps: Vec::new(),
-                    fixed: Some((k, v)),
-                })
-            } else {
-                let table = btf.to_table()?;
-                let maps = discover_maps(btf, &table, &legacy)?;
-                if let Some(m) = &args.map {
-                    if !maps.iter().any(|d| &d.name == m) {
-                        return Err(no_such_map(m, btf_path, &maps));
-                    }
-                }
-                Ok(TypeSource::Btf {
-                    path: btf_path.clone(),
-                    table,
-                    maps,
-                    fixed: None,
-                })
-            }
-        })
-    }
-}
-
-fn no_such_map(name: &str, path: &str, maps: &[MapDef]) -> anyhow::Error {
-    let names: Vec<&str> = maps.iter().map(|m| m.name.as_str()).collect();
-    usage(format!(
-        "no map named `{name}` in {path}; it defines: {}",
-        if names.is_empty() {
-            "no maps".to_string()
-        } else {
-            names.join(", ")
-        }
-    ))
-}
-
-/// The kernel keeps 15 characters of a map name: `pcpu_array_stats` is dumped as
-/// `pcpu_array_stat`.
-fn same_map_name(dumped: &str, defined: &str) -> bool {
-    dumped == defined || (dumped.len() == 15 && defined.starts_with(dumped))
-}
-
-/// Types for one dump, with the table they live in when it is the dump's own (captures).
-#[derive(Default)]
-struct Resolved<'s> {
-    table: Option<&'s TypeTable>,
-    owned: Option<TypeTable>,
-    key: Option<TypeId>,
-    value: Option<TypeId>,
-    source: Option<String>,
-    notes: Vec<String>,
-}
-
-impl Resolved<'_> {
-    fn has_types(&self) -> bool {
-        self.key.is_some() || self.value.is_some()
-    }
-
-    fn types(&self) -> Types<'_> {
-        let table = self.owned.as_ref().or(self.table);
-        let tref = |id: Option<TypeId>| table.zip(id).map(|(table, id)| TypeRef { table, id });
-        Types {
-            key: tref(self.key),
-            value: tref(self.value),
-            source: self.source.as_deref(),
-        }
-    }
-}
-
-fn resolve<'s>(
-    src: &'s TypeSource,
-    args: &TypeArgs,
-    dump: &Dump,
-    capture: Option<&Capture<Vec<u8>>>,
-) -> anyhow::Result<Resolved<'s>> {
-    let mut r = Resolved::default();
-    match src {
-        TypeSource::Go {
-            path,
-            table,
-            key,
-            value,
-        } => {
-            r.table = Some(table);
-            r.key = *key;
-            r.value = *value;
-            r.source = Some(format!("Go binary {path}"));
-        }
-        TypeSource::Btf {
-            path,
-            table,
-            fixed: Some((k, v)),
-            ..
-        } => {
-            r.table = Some(table);
-            r.key = *k;
-            r.value = *v;
-            r.source = Some(path.clone());
-        }
-        TypeSource::Btf {
-            path, table, maps, ..
-        } => {
-            let listed = || {
-                maps.iter()
-                    .map(|m| m.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let (def, how) = match &args.map {
-                Some(m) => (maps.iter().find(|d| &d.name == m), ""),
-                None => {
-                    let Some(name) = dump.meta.name.as_deref() else {
-                        return Err(usage(format!(
-                            "{}: the dump does not name its map: give --map NAME (maps in {path}: {}), or --map-info with `bpftool -j map show` output",
-                            dump.source.name,
-                            listed()
-                        )));
-                    };
-                    let found: Vec<&MapDef> = maps
-                        .iter()
-                        .filter(|d| same_map_name(name, &d.name))
-                        .collect();
-                    match found.as_slice() {
-                        [one] => (Some(*one), " (matched by the dump's map name)"),
-                        [] => {
-                            return Err(usage(format!(
-                                "{}: the dump's map `{name}` is not defined in {path}: give --map NAME, or --key-type/--value-type (it defines: {})",
-                                dump.source.name,
-                                listed()
-                            )))
-                        }
-                        _ => {
-                            return Err(usage(format!(
-                                "map name `{name}` matches several maps of {path}: give --map NAME"
-                            )))
-                        }
-                    }
-                }
-            };
-            let Some(def) = def else {
-                return Err(no_such_map(args.map.as_deref().unwrap_or(""), path, maps));
-            };
-            r.table = Some(table);
-            r.key = def.key_type_id;
-            r.value = def.value_type_id;
-            r.source = Some(format!("{path}, map `{}`{how}", def.name));
-            if !r.has_types() {
-                r.notes.push(format!(
-                    "map `{}` of {path} declares only sizes, no key or value types",
-                    def.name
-                ));
-            }
-        }
-        TypeSource::None => {
-            if let Some(cap) = capture {
-                capture_types(cap, dump, &mut r)?;
-            }
-        }
-    }
-    Ok(r)
-}
-
-/// The types a capture recorded for its map, from the capture's BTF.
-fn capture_types(cap: &Capture<Vec<u8>>, dump: &Dump, r: &mut Resolved<'_>) -> anyhow::Result<()> {
-    let Some(view) = cap.map(dump.source.map_index) else {
-        return Ok(());
-    };
-    let h = view.header;
-    let ids: Vec<u32> = [h.btf_key_type_id, h.btf_value_type_id]
-        .into_iter()
-        .filter(|&i| i != 0)
-        .collect();
-    let Some(blob) = cap.map_btf(h) else {
-        return Ok(());
-    };
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let base = cap
-        .header()
-        .btf
-        .iter()
-        .position(|b| b.kernel && b.name.as_deref() == Some("vmlinux"))
-        .and_then(|i| cap.btf_blob(i));
-    let table = match Btf::parse(blob) {
-        Ok(btf) => btf.to_table_for(&ids)?,
-        Err(e) => {
-            let Some(base) = base else {
-                return Err(anyhow::anyhow!("{}: the map's BTF: {e}", dump.source.name));
-            };
-            let base = Btf::parse(base)?;
-            Btf::parse_split(blob, &base)?.to_table_for(&ids)?
-        }
-    };
-    r.key = (h.btf_key_type_id != 0).then_some(h.btf_key_type_id);
-    r.value = (h.btf_value_type_id != 0).then_some(h.btf_value_type_id);
-    r.owned = Some(table);
-    r.source = Some(format!(
-        "the capture's BTF ({}, kernel BTF id {})",
-        dump.source.name, h.btf_id
-    ));
-    Ok(())
-}
-
-/// `bpftool -j map show` output for a dump: --map-info, else `STEM.show.json` beside it.
-fn map_info(arg: Option<&str>, path: &str) -> anyhow::Result<Option<(Vec<MapMeta>, String)>> {
-    let file = match arg {
-        Some(f) => PathBuf::from(f),
-        None => {
-            if path == "-" {
-                return Ok(None);
-            }
-            let p = Path::new(path);
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let stem = [".pretty.json", ".show.json", ".json", ".txt"]
-                .iter()
-                .find_map(|s| name.strip_suffix(s));
-            let Some(stem) = stem.filter(|_| !name.ends_with(".show.json")) else {
-                return Ok(None);
-            };
-            let side = p.with_file_name(format!("{stem}.show.json"));
-            if !side.is_file() {
-                return Ok(None);
-            }
-            side
-        }
-    };
-    let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-    let shown = file.display().to_string();
-    let metas = parse_bpftool_map_show(&bytes, &shown)?;
-    Ok(Some((metas, shown)))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -559,10 +222,10 @@ pub fn run(args: &DiffArgs, out: &mut Out) -> anyhow::Result<i32> {
     let mut maps = Vec::with_capacity(pairs.len());
     for (o, n) in &pairs {
         // One set of types for both: NEW's, else OLD's (captures carry their own).
-        let rn = resolve(&src, &args.types, n, new.capture.as_ref());
+        let rn = resolve(&src, &args.types, n, new.capture.as_ref(), Caller::Diff);
         let r = match rn {
             Ok(r) if r.has_types() => r,
-            first => match resolve(&src, &args.types, o, old.capture.as_ref()) {
+            first => match resolve(&src, &args.types, o, old.capture.as_ref(), Caller::Diff) {
                 Ok(r) if r.has_types() => r,
                 other => first.or(other)?,
             },

@@ -4,3 +4,4 @@ pub mod btf;
 pub mod capture;
 pub mod diff;
 pub mod go;
+pub mod types;
