@@ -527,3 +527,41 @@ fn every_json_document_validates_against_its_schema() {
         validate(schema, &v);
     }
 }
+
+/// Against kernel BTF (no maps), user Go structs pair with kernel structs by name; the
+/// `go gen` mirrors of vmlinux types check clean.
+#[test]
+fn analyze_layout_pairs_with_kernel_btf_by_name() {
+    let r = run(&[
+        "analyze",
+        "layout",
+        "--go-bin",
+        "go/bin/gen-go1.25.5-linux-amd64",
+        "--btf",
+        "btf/vmlinux.btf",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stderr));
+    validate("analyze-layout.schema.json", &v);
+    let pairs = v["pairs"].as_array().unwrap();
+    for (go, c) in [
+        ("example.com/gen/vmlinux.Iphdr", "struct iphdr"),
+        ("example.com/gen/vmlinux.SockCommon", "struct sock_common"),
+    ] {
+        let p = pairs
+            .iter()
+            .find(|p| p["go_type"] == go)
+            .unwrap_or_else(|| panic!("{go} not paired: {pairs:#?}"));
+        assert_eq!(p["c_type"], c);
+        assert_eq!(p["matched_by"], "name");
+        let serious: Vec<_> = p["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["severity"] != "info")
+            .collect();
+        assert!(serious.is_empty(), "{go}: {serious:#?}");
+    }
+}

@@ -156,14 +156,33 @@ fn layout(args: &LayoutArgs, out: &mut Out) -> anyhow::Result<i32> {
             } else {
                 // No maps (kernel BTF, a raw blob): user Go structs against C structs of
                 // the same name.
+                // Index the C names by their strong and weak keys once; each Go struct
+                // is then a few lookups, not a pass over ~100,000 kernel names.
+                use mapsleuth_analyze::pairing::{c_key, c_weak_key, go_key, go_weak_key, is_user_go_type, match_names};
                 let index = btf.name_index();
-                for g in go_structs.iter().filter(|g| mapsleuth_analyze::pairing::is_user_go_type(g)) {
-                    let key = mapsleuth_analyze::pairing::go_key(g);
-                    let weak = mapsleuth_analyze::pairing::go_weak_key(g);
-                    for (name, ids) in &index {
-                        let Some(rule) = mapsleuth_analyze::pairing::match_names(g, name) else { continue };
-                        let _ = (&key, &weak);
-                        if let Some(&id) = ids.iter().find(|&&id| matches!(table.get(id).map(|t| &t.kind), Ok(TypeKind::Struct(_) | TypeKind::Union(_)))) {
+                let mut by_key: std::collections::HashMap<String, Vec<&str>> = std::collections::HashMap::new();
+                for name in index.keys() {
+                    by_key.entry(c_key(name)).or_default().push(name);
+                    if let Some(weak) = c_weak_key(name) {
+                        by_key.entry(weak).or_default().push(name);
+                    }
+                }
+                for g in go_structs.iter().filter(|g| is_user_go_type(g)) {
+                    let mut names: Vec<&str> = [Some(go_key(g)), go_weak_key(g)]
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|k| by_key.get(&k))
+                        .flatten()
+                        .copied()
+                        .collect();
+                    names.sort_unstable();
+                    names.dedup();
+                    for name in names {
+                        let Some(rule) = match_names(g, name) else { continue };
+                        let aggregate = index[name].iter().find(|&&id| {
+                            matches!(table.get(id).map(|t| &t.kind), Ok(TypeKind::Struct(_) | TypeKind::Union(_)))
+                        });
+                        if let Some(&id) = aggregate {
                             plans.push(PairPlan {
                                 go: g.clone(),
                                 c: CCandidate {
