@@ -121,6 +121,17 @@ pub enum FieldKind {
     Value,
 }
 
+impl FieldKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldKind::Field => "field",
+            FieldKind::Padding => "padding",
+            FieldKind::Bytes => "bytes",
+            FieldKind::Value => "value",
+        }
+    }
+}
+
 /// One change inside a changed entry.
 #[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FieldChange {

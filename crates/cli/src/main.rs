@@ -68,6 +68,13 @@ enum Command {
     /// Compare two dumps of one map: entries added, removed and changed, fields decoded.
     #[command(after_help = cmd::diff::AFTER_HELP)]
     Diff(cmd::diff::DiffArgs),
+    /// Export dumps as a table (entries, findings, layout, changes) to Parquet, CSV or
+    /// NDJSON.
+    #[command(after_help = cmd::export::EXPORT_HELP)]
+    Export(cmd::export::ExportArgs),
+    /// Query dumps with SQL: tables entries, findings, layout, changes (polars SQL).
+    #[command(after_help = cmd::export::QUERY_HELP)]
+    Query(cmd::export::QueryArgs),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -85,6 +92,8 @@ fn main() -> ExitCode {
         Command::Go(c) => cmd::go::run(c, &mut out),
         Command::Capture(c) => cmd::capture::run(c, &mut out),
         Command::Diff(a) => cmd::diff::run(&a, &mut out),
+        Command::Export(a) => cmd::export::export(&a, &mut out),
+        Command::Query(a) => cmd::export::query(&a, &mut out),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "mapsleuth", &mut out.stdout);
             Ok(0)

@@ -63,7 +63,9 @@ mod tests {
         let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas"));
         let update = std::env::var_os("UPDATE_SCHEMAS").is_some();
         for (name, schema) in super::all() {
-            let text = serde_json::to_string_pretty(&schema).unwrap() + "\n";
+            let value = serde_json::to_value(&schema).unwrap();
+            let sorted = mapsleuth_dump::capture_file::sorted_keys(value);
+            let text = serde_json::to_string_pretty(&sorted).unwrap() + "\n";
             let path = dir.join(name);
             if update {
                 std::fs::write(&path, &text).unwrap();

@@ -945,9 +945,32 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// `schemas/capture-header.schema.json`.
 pub fn header_schema_json() -> String {
     let schema = schemars::schema_for!(CaptureHeader);
-    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    let value = serde_json::to_value(&schema).unwrap_or_default();
+    let mut s = serde_json::to_string_pretty(&sorted_keys(value)).unwrap_or_default();
     s.push('\n');
     s
+}
+
+/// `v` with every object's keys in sorted order. serde_json keeps objects sorted unless
+/// its `preserve_order` feature is on, which a dependency (polars) turns on in builds of
+/// the whole workspace: committed JSON (schemas) is written sorted either way.
+pub fn sorted_keys(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut entries: Vec<(String, serde_json::Value)> = m.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sorted_keys(v)))
+                    .collect(),
+            )
+        }
+        serde_json::Value::Array(a) => {
+            serde_json::Value::Array(a.into_iter().map(sorted_keys).collect())
+        }
+        other => other,
+    }
 }
 
 #[cfg(test)]

@@ -1,20 +1,17 @@
 //! `mapsleuth analyze dump`: decode map dumps with their real types and report what is
 //! wrong in them (D findings).
 
-use std::io::{BufWriter, IsTerminal, Write};
-use std::path::Path;
-use std::time::Duration;
+use std::io::{BufWriter, Write};
 
 use anyhow::Context;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
-use mapsleuth_analyze::dump_report::{analyze, DumpAnalysis, DumpReport, EntryLine};
-use mapsleuth_analyze::forensics::{ExpectedKeys, Options, TypeRef};
-use mapsleuth_dump::capture_file::Capture;
-use mapsleuth_dump::{read_file, read_from, Dump, DumpFormat, EntryKind, RawLayout, ReadOptions};
+use mapsleuth_analyze::dump_report::{DumpReport, EntryLine};
+use mapsleuth_analyze::forensics::{ExpectedKeys, TypeRef};
+use mapsleuth_dump::{Dump, DumpFormat, EntryKind};
 use mapsleuth_layout::{Finding, Severity};
 
-use crate::cmd::types::{map_info, resolve, usage, Caller, TypeArgs, TypeSource};
+use crate::cmd::load::{load, Analysed, DumpInputs};
+use crate::cmd::types::{usage, TypeArgs, TypeSource};
 use crate::output::{exit_for, Format, Out, Style};
 
 pub const AFTER_HELP: &str = "Types (TYPES):
@@ -98,37 +95,6 @@ fn expected_keys(
         .map_err(|e| usage(format!("--expect-keys {file}: {e}")))
 }
 
-/// A progress bar on stderr for big inputs, when stderr is a terminal.
-fn bar(len: u64, msg: String) -> Option<ProgressBar> {
-    if !std::io::stderr().is_terminal() || len < 200_000 {
-        return None;
-    }
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} entries ({eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    pb.set_message(msg);
-    Some(pb)
-}
-
-fn spinner(path: &str) -> Option<ProgressBar> {
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    if !std::io::stderr().is_terminal() || size < (32 << 20) {
-        return None;
-    }
-    let pb = ProgressBar::new_spinner();
-    pb.set_message(format!("reading {path} ({} MB)", size >> 20));
-    pb.enable_steady_tick(Duration::from_millis(120));
-    Some(pb)
-}
-
-struct Analysed {
-    dump: Dump,
-    analysis: DumpAnalysis,
-}
-
 pub fn run(args: &DumpArgs, out: &mut Out) -> anyhow::Result<i32> {
     if out.format == Format::Csv {
         return Err(out.unsupported("analyze dump"));
@@ -141,80 +107,17 @@ pub fn run(args: &DumpArgs, out: &mut Out) -> anyhow::Result<i32> {
             std::fs::read_to_string(f).with_context(|| format!("cannot read --expect-keys {f}"))
         })
         .transpose()?;
-    let opts = ReadOptions {
-        format: args.input_format,
-        raw: args.key_size.zip(args.value_size).map(|(k, v)| RawLayout {
-            key_size: k,
-            value_size: v,
-            cpus: None,
-        }),
-        ..ReadOptions::default()
+    let inputs = DumpInputs {
+        paths: &args.dumps,
+        types: &args.types,
+        map_info: args.map_info.as_deref(),
+        input_format: args.input_format,
+        key_size: args.key_size,
+        value_size: args.value_size,
     };
-    let mut done: Vec<Analysed> = Vec::new();
-    for path in &args.dumps {
-        let spin = spinner(path);
-        let dumps = if path == "-" {
-            read_from(std::io::stdin().lock(), "<stdin>", &opts)?
-        } else {
-            read_file(path, &opts)?
-        };
-        if let Some(s) = spin {
-            s.finish_and_clear();
-        }
-        let info = map_info(args.map_info.as_deref(), path)?;
-        let capture = if dumps.iter().any(|d| d.source.format == DumpFormat::Capture)
-            && matches!(src, TypeSource::None)
-        {
-            Some(Capture::read_file(Path::new(path))?)
-        } else {
-            None
-        };
-        let several = dumps.len() > 1;
-        for mut dump in dumps {
-            let mut notes = Vec::new();
-            if let Some((metas, from)) = &info {
-                let pick = match metas.as_slice() {
-                    [one] if !several => Some(one),
-                    many => many.iter().find(|m| {
-                        (m.id.is_some() && m.id == dump.meta.id)
-                            || (m.name.is_some() && m.name == dump.meta.name)
-                    }),
-                };
-                if let Some(meta) = pick {
-                    dump.merge_meta(meta);
-                    notes.push(format!("map information from {from}"));
-                }
-            }
-            let r = resolve(
-                &src,
-                &args.types,
-                &dump,
-                capture.as_ref(),
-                Caller::AnalyzeDump,
-            )?;
-            let types = r.types();
-            let key = types.key;
-            let forensic = Options {
-                max_entries_hint: r.max_entries.clone(),
-                expected_keys: expected_keys(args, keys_text.as_deref(), &dump, key)?,
-                ..Options::default()
-            };
-            let pb = bar(dump.len() as u64, dump.source.name.to_string());
-            let mut analysis = analyze(&dump, &types, forensic, &mut |n| {
-                if let Some(pb) = &pb {
-                    pb.set_position(n);
-                }
-            })
-            .with_context(|| format!("{}: decoding with the given types", dump.source.name))?;
-            if let Some(pb) = pb {
-                pb.finish_and_clear();
-            }
-            notes.extend(r.notes);
-            notes.append(&mut analysis.notes);
-            analysis.notes = notes;
-            done.push(Analysed { dump, analysis });
-        }
-    }
+    let done = load(&src, &inputs, &mut |dump, key| {
+        expected_keys(args, keys_text.as_deref(), dump, key)
+    })?;
     let all: Vec<Finding> = done
         .iter()
         .flat_map(|a| a.analysis.findings.iter().cloned())
@@ -261,7 +164,7 @@ fn size_text(t: &mapsleuth_analyze::dump_report::TypeUse) -> String {
     format!("{} ({} B)", t.name, t.size)
 }
 
-fn render(done: &[Analysed], show: usize, out: &mut Out) -> anyhow::Result<()> {
+fn render(done: &[Analysed<'_>], show: usize, out: &mut Out) -> anyhow::Result<()> {
     let mut entries = 0;
     for a in done {
         let d = &a.dump;

@@ -9,9 +9,11 @@ use mapsleuth_analyze::diff::{
     diff, ChangeKind, DiffOptions, DiffReport, EntryChange, EntryState, FieldChange, FieldKind,
     MapDiff, Snapshot, Tree, UnpairedMap,
 };
-use mapsleuth_dump::capture_file::{hex, Capture};
+use mapsleuth_dump::capture_file::Capture;
 use mapsleuth_dump::{read_file, read_from, Dump, DumpFormat, RawLayout, ReadOptions};
+use mapsleuth_frames::{FileFormat, WriteOptions};
 
+use crate::cmd::load::snapshot_of;
 use crate::cmd::types::{map_info, resolve, same_map_name, usage, Caller, TypeArgs, TypeSource};
 use crate::output::{csv_field, Format, Out, Style};
 
@@ -84,6 +86,10 @@ pub struct DiffArgs {
     /// of the table.
     #[arg(long)]
     unified: bool,
+    /// Write the changes as a table (Parquet, CSV or NDJSON by the extension: one row per
+    /// change, the `changes` table of `export` and `query`) instead of printing them.
+    #[arg(short, long, value_name = "OUT", conflicts_with = "unified")]
+    output: Option<std::path::PathBuf>,
     /// Unchanged lines shown around each change in --unified output.
     #[arg(long, value_name = "N", default_value = "3", requires = "unified")]
     context: usize,
@@ -125,17 +131,6 @@ fn read_input(path: &str, args: &DiffArgs, opts: &ReadOptions) -> anyhow::Result
         }
     }
     Ok(Input { dumps, capture })
-}
-
-fn snapshot(cap: &Capture<Vec<u8>>) -> Snapshot {
-    let h = cap.header();
-    Snapshot {
-        snapshot_id: h.snapshot_id.clone(),
-        finished_at: h.finished_at.clone(),
-        hostname: h.source.hostname.clone(),
-        kernel_release: h.source.kernel_release.clone(),
-        digest: hex(cap.digest()),
-    }
 }
 
 /// Pairs the maps of the two inputs: the only map of each, else by name (in order),
@@ -233,14 +228,22 @@ pub fn run(args: &DiffArgs, out: &mut Out) -> anyhow::Result<i32> {
         let mut m = diff(o, n, &r.types(), &diff_opts)?;
         m.notes.splice(0..0, r.notes.iter().cloned());
         if o.source.format == DumpFormat::Capture {
-            m.old.snapshot = old.capture.as_ref().map(snapshot);
+            m.old.snapshot = old.capture.as_ref().map(snapshot_of);
         }
         if n.source.format == DumpFormat::Capture {
-            m.new.snapshot = new.capture.as_ref().map(snapshot);
+            m.new.snapshot = new.capture.as_ref().map(snapshot_of);
         }
         maps.push(m);
     }
     let report = DiffReport::new(maps, unpaired);
+    if let Some(path) = &args.output {
+        write_changes(&report, path, out)?;
+        return Ok(if args.exit_code && report.differ {
+            1
+        } else {
+            0
+        });
+    }
     // A second lock of stdout (it is reentrant), buffered: `out` stays free for `paint`.
     let stdout = std::io::stdout();
     let mut w = BufWriter::new(stdout.lock());
@@ -261,14 +264,13 @@ pub fn run(args: &DiffArgs, out: &mut Out) -> anyhow::Result<i32> {
             writeln!(w, "map,key,kind,field_kind,path,cpu,old,new")?;
             for m in &report.maps {
                 for c in m.changes() {
-                    let fk = c.field_kind.map(|k| format!("{k:?}").to_lowercase());
                     writeln!(
                         w,
                         "{},{},{},{},{},{},{},{}",
                         csv_field(c.map.as_deref().unwrap_or("")),
                         csv_field(&c.key),
                         c.kind.as_str(),
-                        fk.unwrap_or_default(),
+                        c.field_kind.map_or("", |k| k.as_str()),
                         csv_field(&c.path),
                         c.cpu.map(|c| c.to_string()).unwrap_or_default(),
                         csv_field(c.old.as_deref().unwrap_or("")),
@@ -286,6 +288,35 @@ pub fn run(args: &DiffArgs, out: &mut Out) -> anyhow::Result<i32> {
     } else {
         0
     })
+}
+
+/// `--output`: the changes frame, written like `export --table changes`.
+fn write_changes(report: &DiffReport, path: &Path, out: &Out) -> anyhow::Result<()> {
+    let Some(format) = FileFormat::from_path(path) else {
+        return Err(usage(format!(
+            "{}: the extension names no format (.parquet, .csv, .ndjson, .jsonl)",
+            path.display()
+        )));
+    };
+    let maps: Vec<&MapDiff> = report.maps.iter().collect();
+    let df = mapsleuth_frames::changes(&maps)?;
+    let opts = WriteOptions {
+        format,
+        partition_by: Vec::new(),
+        metadata: vec![
+            (
+                "mapsleuth.tool_version".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+            ("mapsleuth.table".to_string(), "changes".to_string()),
+        ],
+    };
+    let written = mapsleuth_frames::write(&df, path, &opts)?;
+    if !out.quiet {
+        let msg = format!("wrote {} changes to {}", written.rows, path.display());
+        eprintln!("{}", out.paint(&msg, Style::Dim));
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------

@@ -3,5 +3,7 @@ pub mod analyze_dump;
 pub mod btf;
 pub mod capture;
 pub mod diff;
+pub mod export;
 pub mod go;
+pub mod load;
 pub mod types;

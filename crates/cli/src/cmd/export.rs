@@ -1,0 +1,510 @@
+//! `mapsleuth export` and `mapsleuth query`: the dumps as data frames (entries,
+//! findings, layout, changes), written to Parquet, CSV or NDJSON, or queried with SQL.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use mapsleuth_analyze::diff::{diff, DiffOptions, MapDiff};
+use mapsleuth_analyze::dump_report::Types;
+use mapsleuth_dump::DumpFormat;
+use mapsleuth_frames::polars::prelude::{AnyValue, DataFrame};
+use mapsleuth_frames::{FileFormat, WriteOptions};
+
+use crate::cmd::load::{load, Analysed, DumpInputs};
+use crate::cmd::types::{same_map_name, usage, TypeArgs, TypeSource};
+use crate::output::{csv_field, Format, Out, Style};
+
+pub const EXPORT_HELP: &str = "Tables (--table):
+  entries    one row per entry (per CPU for per-CPU maps): source, map, map_id, snapshot,
+             entry, cpu, key_hex, one column per leaf field of the key (`key`, `key.saddr`)
+             and of the value (`value.comm`, `value.addrs[1]`) with its real dtype,
+             key_bytes and value_bytes (raw), error, codes (the D findings of the entry)
+  findings   code, severity, message, type_name, field, byte_offset, key, fix, source, map
+  layout     one row per leaf field and padding region of the key and value types
+  changes    what changed between consecutive dumps of one map (give two or more, oldest
+             first): map, key, kind, field_kind, path, cpu, old, new (JSON text)
+docs/frames.md lists every column and dtype.
+
+The format comes from OUT's extension: .parquet, .csv, .ndjson or .jsonl (or
+--output-format). CSV and NDJSON hold the raw byte columns as lowercase hex. Parquet files
+carry the snapshot metadata (sources, snapshot ids, tool version) as key-value metadata.
+
+--partition-by COL,... writes OUT as a hive-partitioned directory, one folder per value
+(OUT/map=flows/cpu=0/part-0.parquet), the layout Spark, Trino, DuckDB and pyarrow read
+as one table.
+
+Types (TYPES): as for `analyze dump` (--btf OBJ.o [--map NAME], --btf FILE / --go-bin APP
+with --key-type/--value-type; captures carry their BTF).
+
+Examples:
+  mapsleuth export flows.json -o flows.parquet --btf prog.bpf.o --map flows
+  mapsleuth export host*.mscap -o fleet.parquet --partition-by map
+  mapsleuth export flows.json -o findings.csv --table findings --btf prog.bpf.o
+  mapsleuth export monday.mscap tuesday.mscap -o changes.parquet --table changes";
+
+pub const QUERY_HELP: &str =
+    "Tables: entries, findings, layout, changes (see `mapsleuth export --help`; only
+the tables the query names are built). Column names with dots or brackets are quoted:
+\"value.packets\", \"value.addrs[1]\".
+
+Examples:
+  top 5 flows by bytes:
+    mapsleuth query 'SELECT \"key.saddr\", \"key.dport\", \"value.bytes\" FROM entries
+      ORDER BY \"value.bytes\" DESC LIMIT 5' flows.json --btf prog.bpf.o --map flows
+  findings by code:
+    mapsleuth query 'SELECT code, severity, COUNT(*) AS n FROM findings
+      GROUP BY code, severity ORDER BY n DESC' dumps/*.json --btf prog.bpf.o
+  the entry each finding points at:
+    mapsleuth query 'SELECT f.code, e.\"value.comm\", f.message FROM findings f
+      JOIN entries e ON e.key_hex = f.key AND e.source = f.source' events.json --btf prog.bpf.o
+  per-CPU totals:
+    mapsleuth query 'SELECT key, SUM(\"value.packets\") AS packets FROM entries
+      GROUP BY key' stats.json --btf prog.bpf.o --map stats
+  what changed between two snapshots:
+    mapsleuth query 'SELECT path, COUNT(*) FROM changes GROUP BY path' a.mscap b.mscap
+
+The result prints as a table (--format json, ndjson or csv for machines) or, with -o, is
+written like `export` writes.";
+
+/// The dumps and their types (shared by export and query).
+#[derive(Args)]
+pub struct FrameInput {
+    /// Dump files: `bpftool map dump` output (plain or with BTF), `bpftool -j`/`-p map
+    /// dump`, raw key+value records (with --key-size/--value-size), or mapsleuth capture
+    /// files. Several become one table with a `source` column. `-` reads standard input.
+    #[arg(value_name = "DUMP", required = true)]
+    dumps: Vec<String>,
+    #[command(flatten)]
+    types: TypeArgs,
+    /// `bpftool -j map show` output for the dumped map. Without it, NAME.show.json next to
+    /// NAME.json (or .txt) is used when it exists.
+    #[arg(long, value_name = "FILE")]
+    map_info: Option<String>,
+    /// The dump format, when detection is not wanted: text, btf-text, json, raw, capture.
+    #[arg(long, value_name = "F")]
+    input_format: Option<DumpFormat>,
+    /// Key bytes of raw records.
+    #[arg(long, value_name = "N", requires = "value_size")]
+    key_size: Option<usize>,
+    /// Value bytes of raw records.
+    #[arg(long, value_name = "N", requires = "key_size")]
+    value_size: Option<usize>,
+}
+
+/// Where a frame is written.
+#[derive(Args)]
+pub struct FrameOutput {
+    /// The file format when OUT's extension does not say: parquet, csv, ndjson.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_file_format)]
+    output_format: Option<FileFormat>,
+    /// Write a hive-partitioned directory at OUT, one folder per value of these columns
+    /// (comma-separated), e.g. `map` or `source,cpu`.
+    #[arg(long, value_name = "COL,...", value_delimiter = ',')]
+    partition_by: Vec<String>,
+}
+
+fn parse_file_format(s: &str) -> Result<FileFormat, String> {
+    FileFormat::from_name(&s.to_ascii_lowercase())
+        .ok_or_else(|| format!("unknown file format `{s}` (parquet, csv, ndjson)"))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Table {
+    Entries,
+    Findings,
+    Layout,
+    Changes,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Entries => "entries",
+            Table::Findings => "findings",
+            Table::Layout => "layout",
+            Table::Changes => "changes",
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    input: FrameInput,
+    /// The file (or directory, with --partition-by) to write.
+    #[arg(short, long, value_name = "OUT", required = true)]
+    output: PathBuf,
+    /// Which table to export.
+    #[arg(long, value_enum, default_value = "entries")]
+    table: Table,
+    #[command(flatten)]
+    out: FrameOutput,
+}
+
+#[derive(Args)]
+pub struct QueryArgs {
+    /// The SQL (polars SQL): SELECT ... FROM entries | findings | layout | changes.
+    #[arg(value_name = "SQL")]
+    sql: String,
+    #[command(flatten)]
+    input: FrameInput,
+    /// Write the result to this file instead of printing it.
+    #[arg(short, long, value_name = "OUT")]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    out: FrameOutput,
+    /// Rows printed in table output (every row goes to json, ndjson, csv and -o).
+    #[arg(long, default_value = "100", value_name = "N")]
+    max_rows: usize,
+}
+
+/// The analysed dumps, ready to become frames.
+struct Loaded<'s> {
+    dumps: Vec<Analysed<'s>>,
+}
+
+fn read<'s>(src: &'s TypeSource, input: &FrameInput) -> anyhow::Result<Loaded<'s>> {
+    let inputs = DumpInputs {
+        paths: &input.dumps,
+        types: &input.types,
+        map_info: input.map_info.as_deref(),
+        input_format: input.input_format,
+        key_size: input.key_size,
+        value_size: input.value_size,
+    };
+    let dumps = load(src, &inputs, &mut |_, _| Ok(None))?;
+    Ok(Loaded { dumps })
+}
+
+impl Loaded<'_> {
+    fn inputs(&self) -> Vec<mapsleuth_frames::DumpInput<'_>> {
+        self.dumps
+            .iter()
+            .map(|a| mapsleuth_frames::DumpInput {
+                dump: &a.dump,
+                analysis: &a.analysis,
+                types: a.resolved.types(),
+                snapshot: a.snapshot.as_ref().map(|s| s.snapshot_id.as_str()),
+            })
+            .collect()
+    }
+
+    /// Diffs of consecutive dumps of each map, in the order given.
+    fn diffs(&self) -> anyhow::Result<Vec<MapDiff>> {
+        let mut out = Vec::new();
+        for (i, new) in self.dumps.iter().enumerate() {
+            let same_map = |old: &&Analysed<'_>| match (&old.dump.meta.name, &new.dump.meta.name) {
+                (Some(a), Some(b)) => same_map_name(a, b) || same_map_name(b, a),
+                (None, None) => old.dump.source.map_index == new.dump.source.map_index,
+                _ => false,
+            };
+            let Some(old) = self.dumps[..i].iter().rev().find(same_map) else {
+                continue;
+            };
+            // NEW's types explain the change, else OLD's (captures carry their own).
+            let types: Types<'_> = if new.resolved.has_types() {
+                new.resolved.types()
+            } else {
+                old.resolved.types()
+            };
+            let mut m =
+                diff(&old.dump, &new.dump, &types, &DiffOptions { force: false }).map_err(|e| {
+                    anyhow::anyhow!(
+                        "{} against {}: {e}",
+                        new.dump.source.name,
+                        old.dump.source.name
+                    )
+                })?;
+            m.old.snapshot = old.snapshot.clone();
+            m.new.snapshot = new.snapshot.clone();
+            out.push(m);
+        }
+        if out.is_empty() {
+            return Err(usage(
+                "the changes table needs two or more dumps of one map (oldest first)",
+            ));
+        }
+        Ok(out)
+    }
+
+    fn frame(&self, table: Table) -> anyhow::Result<DataFrame> {
+        let inputs = self.inputs();
+        Ok(match table {
+            Table::Entries => mapsleuth_frames::entries(&inputs)?,
+            Table::Findings => mapsleuth_frames::findings(&inputs)?,
+            Table::Layout => mapsleuth_frames::layout(&inputs)?,
+            Table::Changes => {
+                let diffs = self.diffs()?;
+                let refs: Vec<&MapDiff> = diffs.iter().collect();
+                mapsleuth_frames::changes(&refs)?
+            }
+        })
+    }
+
+    /// Parquet key-value metadata: where the rows come from.
+    fn metadata(&self, table: &str, sql: Option<&str>) -> Vec<(String, String)> {
+        let sources: Vec<serde_json::Value> = self
+            .dumps
+            .iter()
+            .map(|a| {
+                let d = &a.dump;
+                let mut s = serde_json::json!({
+                    "file": &*d.source.name,
+                    "format": d.source.format.to_string(),
+                    "map_index": d.source.map_index,
+                    "map": d.meta.name,
+                    "map_id": d.meta.id,
+                    "map_type": d.meta.map_type,
+                    "entries": d.len(),
+                    "types_from": a.analysis.types_from,
+                });
+                if let Some(snap) = &a.snapshot {
+                    s["snapshot"] = serde_json::to_value(snap).unwrap_or_default();
+                }
+                s
+            })
+            .collect();
+        let mut kv = vec![
+            (
+                "mapsleuth.tool_version".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+            ("mapsleuth.table".to_string(), table.to_string()),
+            (
+                "mapsleuth.sources".to_string(),
+                serde_json::Value::Array(sources).to_string(),
+            ),
+        ];
+        let mut ids: Vec<&str> = self
+            .dumps
+            .iter()
+            .filter_map(|a| a.snapshot.as_ref().map(|s| s.snapshot_id.as_str()))
+            .collect();
+        ids.dedup();
+        if let [one] = ids.as_slice() {
+            kv.push(("mapsleuth.snapshot_id".to_string(), one.to_string()));
+        }
+        if let Some(sql) = sql {
+            kv.push(("mapsleuth.query".to_string(), sql.to_string()));
+        }
+        kv
+    }
+}
+
+fn write_options(
+    path: &Path,
+    out: &FrameOutput,
+    metadata: Vec<(String, String)>,
+) -> anyhow::Result<WriteOptions> {
+    let format = match out.output_format.or_else(|| FileFormat::from_path(path)) {
+        Some(f) => f,
+        None => {
+            return Err(usage(format!(
+                "{}: the extension names no format (.parquet, .csv, .ndjson, .jsonl): give \
+                 --output-format",
+                path.display()
+            )))
+        }
+    };
+    Ok(WriteOptions {
+        format,
+        partition_by: out.partition_by.clone(),
+        metadata,
+    })
+}
+
+fn report_written(out: &mut Out, w: &mapsleuth_frames::Written, path: &Path) -> anyhow::Result<()> {
+    if out.quiet {
+        return Ok(());
+    }
+    let files = if w.files.len() == 1 {
+        String::new()
+    } else {
+        format!(" in {} files", w.files.len())
+    };
+    let msg = format!("wrote {} rows{files} to {}", w.rows, path.display());
+    eprintln!("{}", out.paint(&msg, Style::Dim));
+    Ok(())
+}
+
+pub fn export(args: &ExportArgs, out: &mut Out) -> anyhow::Result<i32> {
+    let src = TypeSource::read(&args.input.types)?;
+    let loaded = read(&src, &args.input)?;
+    let opts = write_options(
+        &args.output,
+        &args.out,
+        loaded.metadata(args.table.name(), None),
+    )?;
+    let df = loaded.frame(args.table)?;
+    let written = mapsleuth_frames::write(&df, &args.output, &opts)?;
+    report_written(out, &written, &args.output)?;
+    Ok(0)
+}
+
+pub fn query(args: &QueryArgs, out: &mut Out) -> anyhow::Result<i32> {
+    let tables =
+        mapsleuth_frames::referenced_tables(&args.sql).map_err(|e| usage(e.to_string()))?;
+    let src = TypeSource::read(&args.input.types)?;
+    let loaded = read(&src, &args.input)?;
+    let mut frames = Vec::with_capacity(tables.len());
+    for t in tables {
+        let table = Table::from_str(t, true).map_err(|e| usage(e.to_string()))?;
+        frames.push((t, loaded.frame(table)?));
+    }
+    let result = mapsleuth_frames::query(&args.sql, frames)?;
+    if let Some(path) = &args.output {
+        let opts = write_options(path, &args.out, loaded.metadata("query", Some(&args.sql)))?;
+        let written = mapsleuth_frames::write(&result, path, &opts)?;
+        report_written(out, &written, path)?;
+        return Ok(0);
+    }
+    print_frame(&result, args.max_rows, out)?;
+    Ok(0)
+}
+
+// ---------------------------------------------------------------------------------------
+// Printing a result
+
+fn hex(b: &[u8]) -> String {
+    mapsleuth_analyze::decode::hex(b)
+}
+
+/// A cell as JSON: numbers as numbers, bytes as lowercase hex.
+fn json_cell(v: &AnyValue<'_>) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        AnyValue::Null => J::Null,
+        AnyValue::Boolean(b) => J::Bool(*b),
+        AnyValue::UInt8(x) => J::from(*x),
+        AnyValue::UInt16(x) => J::from(*x),
+        AnyValue::UInt32(x) => J::from(*x),
+        AnyValue::UInt64(x) => J::from(*x),
+        AnyValue::Int8(x) => J::from(*x),
+        AnyValue::Int16(x) => J::from(*x),
+        AnyValue::Int32(x) => J::from(*x),
+        AnyValue::Int64(x) => J::from(*x),
+        AnyValue::Float32(x) => {
+            serde_json::Number::from_f64(f64::from(*x)).map_or(J::Null, J::Number)
+        }
+        AnyValue::Float64(x) => serde_json::Number::from_f64(*x).map_or(J::Null, J::Number),
+        AnyValue::String(s) => J::from(*s),
+        AnyValue::StringOwned(s) => J::from(s.as_str()),
+        AnyValue::Binary(b) => J::from(hex(b)),
+        AnyValue::BinaryOwned(b) => J::from(hex(b)),
+        other => J::from(other.to_string()),
+    }
+}
+
+/// A cell as text: JSON's spelling, strings unquoted, null empty.
+fn text_cell(v: &AnyValue<'_>) -> String {
+    match json_cell(v) {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+fn print_frame(df: &DataFrame, max_rows: usize, out: &mut Out) -> anyhow::Result<()> {
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let columns = df.columns();
+    let row = |i: usize| -> anyhow::Result<Vec<AnyValue<'_>>> {
+        columns.iter().map(|c| Ok(c.get(i)?)).collect()
+    };
+    match out.format {
+        Format::Json | Format::Ndjson => {
+            let mut rows = Vec::new();
+            for i in 0..df.height() {
+                let obj: serde_json::Map<String, serde_json::Value> = names
+                    .iter()
+                    .cloned()
+                    .zip(row(i)?.iter().map(json_cell))
+                    .collect();
+                rows.push(serde_json::Value::Object(obj));
+            }
+            if out.format == Format::Json {
+                out.json(&rows)?;
+            } else {
+                out.ndjson(rows)?;
+            }
+        }
+        Format::Csv => {
+            let header: Vec<String> = names.iter().map(|n| csv_field(n)).collect();
+            writeln!(out.stdout, "{}", header.join(","))?;
+            for i in 0..df.height() {
+                let cells: Vec<String> = row(i)?.iter().map(|v| csv_field(&text_cell(v))).collect();
+                writeln!(out.stdout, "{}", cells.join(","))?;
+            }
+        }
+        Format::Table => {
+            const MAX_CELL: usize = 60;
+            let shown = df.height().min(max_rows);
+            let mut cells: Vec<Vec<String>> = Vec::with_capacity(shown);
+            for i in 0..shown {
+                cells.push(
+                    row(i)?
+                        .iter()
+                        .map(|v| {
+                            let t = text_cell(v);
+                            if t.chars().count() > MAX_CELL {
+                                let cut: String = t.chars().take(MAX_CELL - 1).collect();
+                                format!("{cut}…")
+                            } else {
+                                t
+                            }
+                        })
+                        .collect(),
+                );
+            }
+            let widths: Vec<usize> = names
+                .iter()
+                .enumerate()
+                .map(|(j, n)| {
+                    cells
+                        .iter()
+                        .map(|r| r[j].chars().count())
+                        .chain([n.chars().count()])
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            let numeric: Vec<bool> = columns
+                .iter()
+                .map(|c| c.dtype().is_primitive_numeric())
+                .collect();
+            let line = |cells: &[String]| -> String {
+                let parts: Vec<String> = cells
+                    .iter()
+                    .enumerate()
+                    .map(|(j, c)| {
+                        if numeric[j] {
+                            format!("{c:>w$}", w = widths[j])
+                        } else {
+                            format!("{c:<w$}", w = widths[j])
+                        }
+                    })
+                    .collect();
+                parts.join("  ").trim_end().to_string()
+            };
+            let head = line(&names);
+            writeln!(out.stdout, "{}", out.paint(&head, Style::Bold))?;
+            for r in &cells {
+                writeln!(out.stdout, "{}", line(r))?;
+            }
+            let n = df.height();
+            let tail = if n > shown {
+                format!("{n} rows, {shown} shown (--max-rows N, or --format csv for all)")
+            } else {
+                format!("{n} row{}", if n == 1 { "" } else { "s" })
+            };
+            if !out.quiet {
+                writeln!(out.stdout, "{}", out.paint(&tail, Style::Dim))?;
+            }
+        }
+    }
+    Ok(())
+}
