@@ -1,29 +1,9 @@
 //! End-to-end: the `mapsleuth` binary on corpus files, its output snapshotted into
 //! snapshots/ (review changes with `cargo insta review`).
 
-use std::process::Command;
+mod support;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../corpus");
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_mapsleuth"))
-        .args(args)
-        .current_dir(CORPUS)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
+use support::{run, CORPUS};
 
 fn ok(args: &[&str]) -> String {
     let r = run(args);

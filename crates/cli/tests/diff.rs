@@ -1,32 +1,9 @@
 //! End-to-end: `mapsleuth diff` on the corpus' pairs of real dumps (flows{,.after}.* and
 //! dumps/diff/), snapshotted into snapshots/ (review changes with `cargo insta review`).
 
-use std::process::{Command, Stdio};
-
 mod support;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../corpus");
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_mapsleuth"))
-        .args(args)
-        .current_dir(CORPUS)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
+use support::{run, CORPUS};
 
 /// Runs `mapsleuth diff ARGS` and checks the exit status.
 fn diff(args: &[&str], code: i32) -> String {

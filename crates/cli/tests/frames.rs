@@ -2,34 +2,12 @@
 //! capture files; rendered outputs snapshotted into snapshots/.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use mapsleuth_frames::polars::prelude::*;
 
 mod support;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../corpus");
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_mapsleuth"))
-        .args(args)
-        .current_dir(CORPUS)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
+use support::{run, Run};
 
 fn status(args: &[&str], code: i32) -> Run {
     let r = run(args);

@@ -7,11 +7,11 @@ use anyhow::Context;
 use clap::Args;
 use mapsleuth_analyze::dump_report::{DumpReport, EntryLine};
 use mapsleuth_analyze::forensics::{ExpectedKeys, TypeRef};
-use mapsleuth_dump::{Dump, DumpFormat, EntryKind};
+use mapsleuth_dump::{Dump, EntryKind};
 use mapsleuth_layout::{Finding, Severity};
 
-use crate::cmd::load::{load, Analysed, DumpInputs};
-use crate::cmd::types::{usage, TypeArgs, TypeSource};
+use crate::cmd::load::{load, Analysed, DumpSources};
+use crate::cmd::types::{usage, TypeSource};
 use crate::output::{exit_for, Format, Out, Style};
 
 pub const AFTER_HELP: &str = "Types (TYPES):
@@ -40,32 +40,14 @@ Exit status 1 when a finding reaches --fail-on (error by default).";
 
 #[derive(Args)]
 pub struct DumpArgs {
-    /// Dump files: `bpftool map dump` output (plain or with BTF), `bpftool -j`/`-p map
-    /// dump`, raw key+value records (with --key-size/--value-size), or mapsleuth capture
-    /// files. `-` reads standard input.
-    #[arg(value_name = "DUMP", required = true)]
-    dumps: Vec<String>,
     #[command(flatten)]
-    types: TypeArgs,
-    /// `bpftool -j map show` output for the dumped map (name, type, sizes, max_entries).
-    /// Without it, NAME.show.json next to NAME.json (or .txt) is used when it exists.
-    #[arg(long, value_name = "FILE")]
-    map_info: Option<String>,
+    sources: DumpSources,
     /// Keys that should be in the map, one per line (see below).
     #[arg(long, value_name = "FILE")]
     expect_keys: Option<String>,
     /// Exit with status 1 when a finding is at least this severe: info, warning, error.
     #[arg(long, default_value = "error", value_name = "LEVEL")]
     fail_on: Severity,
-    /// The dump format, when detection is not wanted: text, btf-text, json, raw, capture.
-    #[arg(long, value_name = "F")]
-    input_format: Option<DumpFormat>,
-    /// Key bytes of raw records.
-    #[arg(long, value_name = "N", requires = "value_size")]
-    key_size: Option<usize>,
-    /// Value bytes of raw records.
-    #[arg(long, value_name = "N", requires = "key_size")]
-    value_size: Option<usize>,
     /// Entries to print in table output (all of them are in --format json and ndjson).
     #[arg(long, default_value = "10", value_name = "N")]
     entries: usize,
@@ -99,7 +81,7 @@ pub fn run(args: &DumpArgs, out: &mut Out) -> anyhow::Result<i32> {
     if out.format == Format::Csv {
         return Err(out.unsupported("analyze dump"));
     }
-    let src = TypeSource::read(&args.types)?;
+    let src = TypeSource::read(&args.sources.types)?;
     let keys_text = args
         .expect_keys
         .as_deref()
@@ -107,15 +89,7 @@ pub fn run(args: &DumpArgs, out: &mut Out) -> anyhow::Result<i32> {
             std::fs::read_to_string(f).with_context(|| format!("cannot read --expect-keys {f}"))
         })
         .transpose()?;
-    let inputs = DumpInputs {
-        paths: &args.dumps,
-        types: &args.types,
-        map_info: args.map_info.as_deref(),
-        input_format: args.input_format,
-        key_size: args.key_size,
-        value_size: args.value_size,
-    };
-    let done = load(&src, &inputs, &mut |dump, key| {
+    let done = load(&src, &args.sources, &mut |dump, key| {
         expected_keys(args, keys_text.as_deref(), dump, key)
     })?;
     let all: Vec<Finding> = done

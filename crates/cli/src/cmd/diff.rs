@@ -9,12 +9,11 @@ use mapsleuth_analyze::diff::{
     diff, ChangeKind, DiffOptions, DiffReport, EntryChange, EntryState, FieldChange, FieldKind,
     MapDiff, Snapshot, Tree, UnpairedMap,
 };
-use mapsleuth_dump::capture_file::Capture;
-use mapsleuth_dump::{read_file, read_from, Dump, DumpFormat, RawLayout, ReadOptions};
+use mapsleuth_dump::{Dump, DumpFormat};
 use mapsleuth_frames::{FileFormat, WriteOptions};
 
-use crate::cmd::load::snapshot_of;
-use crate::cmd::types::{map_info, resolve, same_map_name, usage, Caller, TypeArgs, TypeSource};
+use crate::cmd::load::{read_input, read_options, snapshot_of};
+use crate::cmd::types::{resolve, same_map_name, usage, Caller, TypeArgs, TypeSource};
 use crate::output::{csv_field, Format, Out, Style};
 
 pub const AFTER_HELP: &str =
@@ -98,41 +97,6 @@ pub struct DiffArgs {
 // ---------------------------------------------------------------------------------------
 // Reading
 
-/// One input: its dumps, and the capture it is (for BTF and snapshot metadata).
-struct Input {
-    dumps: Vec<Dump>,
-    capture: Option<Capture<Vec<u8>>>,
-}
-
-fn read_input(path: &str, args: &DiffArgs, opts: &ReadOptions) -> anyhow::Result<Input> {
-    let mut dumps = if path == "-" {
-        read_from(std::io::stdin().lock(), "<stdin>", opts)?
-    } else {
-        read_file(path, opts)?
-    };
-    let capture = if path != "-" && dumps.iter().any(|d| d.source.format == DumpFormat::Capture) {
-        Some(Capture::read_file(Path::new(path))?)
-    } else {
-        None
-    };
-    if let Some((metas, _)) = map_info(args.map_info.as_deref(), path)? {
-        let several = dumps.len() > 1;
-        for d in &mut dumps {
-            let pick = match metas.as_slice() {
-                [one] if !several => Some(one),
-                many => many.iter().find(|m| {
-                    (m.id.is_some() && m.id == d.meta.id)
-                        || (m.name.is_some() && m.name == d.meta.name)
-                }),
-            };
-            if let Some(meta) = pick {
-                d.merge_meta(meta);
-            }
-        }
-    }
-    Ok(Input { dumps, capture })
-}
-
 /// Pairs the maps of the two inputs: the only map of each, else by name (in order),
 /// else by position. `--map NAME` keeps only that map of inputs holding several.
 fn pair(
@@ -193,19 +157,11 @@ pub fn run(args: &DiffArgs, out: &mut Out) -> anyhow::Result<i32> {
         return Err(usage("only one of OLD and NEW can be `-` (standard input)"));
     }
     let src = TypeSource::read(&args.types)?;
-    let opts = ReadOptions {
-        format: args.input_format,
-        raw: args.key_size.zip(args.value_size).map(|(k, v)| RawLayout {
-            key_size: k,
-            value_size: v,
-            cpus: None,
-        }),
-        ..ReadOptions::default()
-    };
+    let opts = read_options(args.input_format, args.key_size, args.value_size);
     // The two inputs are read at once (two cores: about half the time for big dumps).
     let (old, new) = std::thread::scope(|s| {
-        let old = s.spawn(|| read_input(&args.old, args, &opts));
-        let new = read_input(&args.new, args, &opts);
+        let old = s.spawn(|| read_input(&args.old, args.map_info.as_deref(), &opts));
+        let new = read_input(&args.new, args.map_info.as_deref(), &opts);
         let old = old
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("{}: reading failed", args.old)));

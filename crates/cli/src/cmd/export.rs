@@ -7,12 +7,11 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use mapsleuth_analyze::diff::{diff, DiffOptions, MapDiff};
 use mapsleuth_analyze::dump_report::Types;
-use mapsleuth_dump::DumpFormat;
 use mapsleuth_frames::polars::prelude::{AnyValue, DataFrame};
 use mapsleuth_frames::{FileFormat, WriteOptions};
 
-use crate::cmd::load::{load, Analysed, DumpInputs};
-use crate::cmd::types::{same_map_name, usage, TypeArgs, TypeSource};
+use crate::cmd::load::{load, Analysed, DumpSources};
+use crate::cmd::types::{same_map_name, usage, TypeSource};
 use crate::output::{csv_field, Format, Out, Style};
 
 pub const EXPORT_HELP: &str = "Tables (--table):
@@ -67,31 +66,6 @@ Examples:
 The result prints as a table (--format json, ndjson or csv for machines) or, with -o, is
 written like `export` writes.";
 
-/// The dumps and their types (shared by export and query).
-#[derive(Args)]
-pub struct FrameInput {
-    /// Dump files: `bpftool map dump` output (plain or with BTF), `bpftool -j`/`-p map
-    /// dump`, raw key+value records (with --key-size/--value-size), or mapsleuth capture
-    /// files. Several become one table with a `source` column. `-` reads standard input.
-    #[arg(value_name = "DUMP", required = true)]
-    dumps: Vec<String>,
-    #[command(flatten)]
-    types: TypeArgs,
-    /// `bpftool -j map show` output for the dumped map. Without it, NAME.show.json next to
-    /// NAME.json (or .txt) is used when it exists.
-    #[arg(long, value_name = "FILE")]
-    map_info: Option<String>,
-    /// The dump format, when detection is not wanted: text, btf-text, json, raw, capture.
-    #[arg(long, value_name = "F")]
-    input_format: Option<DumpFormat>,
-    /// Key bytes of raw records.
-    #[arg(long, value_name = "N", requires = "value_size")]
-    key_size: Option<usize>,
-    /// Value bytes of raw records.
-    #[arg(long, value_name = "N", requires = "key_size")]
-    value_size: Option<usize>,
-}
-
 /// Where a frame is written.
 #[derive(Args)]
 pub struct FrameOutput {
@@ -131,7 +105,7 @@ impl Table {
 #[derive(Args)]
 pub struct ExportArgs {
     #[command(flatten)]
-    input: FrameInput,
+    input: DumpSources,
     /// The file (or directory, with --partition-by) to write.
     #[arg(short, long, value_name = "OUT", required = true)]
     output: PathBuf,
@@ -148,7 +122,7 @@ pub struct QueryArgs {
     #[arg(value_name = "SQL")]
     sql: String,
     #[command(flatten)]
-    input: FrameInput,
+    input: DumpSources,
     /// Write the result to this file instead of printing it.
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
@@ -164,16 +138,8 @@ struct Loaded<'s> {
     dumps: Vec<Analysed<'s>>,
 }
 
-fn read<'s>(src: &'s TypeSource, input: &FrameInput) -> anyhow::Result<Loaded<'s>> {
-    let inputs = DumpInputs {
-        paths: &input.dumps,
-        types: &input.types,
-        map_info: input.map_info.as_deref(),
-        input_format: input.input_format,
-        key_size: input.key_size,
-        value_size: input.value_size,
-    };
-    let dumps = load(src, &inputs, &mut |_, _| Ok(None))?;
+fn read<'s>(src: &'s TypeSource, input: &DumpSources) -> anyhow::Result<Loaded<'s>> {
+    let dumps = load(src, input, &mut |_, _| Ok(None))?;
     Ok(Loaded { dumps })
 }
 

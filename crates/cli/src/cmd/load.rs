@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
+use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use mapsleuth_analyze::diff::Snapshot;
 use mapsleuth_analyze::dump_report::{analyze, DumpAnalysis};
@@ -15,14 +16,104 @@ use mapsleuth_dump::{read_file, read_from, Dump, DumpFormat, RawLayout, ReadOpti
 
 use crate::cmd::types::{map_info, resolve, Caller, Resolved, TypeArgs, TypeSource};
 
-/// Where the dumps come from and how to read them.
-pub struct DumpInputs<'a> {
-    pub paths: &'a [String],
-    pub types: &'a TypeArgs,
-    pub map_info: Option<&'a str>,
+/// The dumps and how to read them: the arguments `analyze dump`, `export` and `query`
+/// share.
+#[derive(Args)]
+pub struct DumpSources {
+    /// Dump files: `bpftool map dump` output (plain or with BTF), `bpftool -j`/`-p map
+    /// dump`, raw key+value records (with --key-size/--value-size), or mapsleuth capture
+    /// files. `-` reads standard input.
+    #[arg(value_name = "DUMP", required = true)]
+    pub dumps: Vec<String>,
+    #[command(flatten)]
+    pub types: TypeArgs,
+    /// `bpftool -j map show` output for the dumped map (name, type, sizes, max_entries).
+    /// Without it, NAME.show.json next to NAME.json (or .txt) is used when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub map_info: Option<String>,
+    /// The dump format, when detection is not wanted: text, btf-text, json, raw, capture.
+    #[arg(long, value_name = "F")]
     pub input_format: Option<DumpFormat>,
+    /// Key bytes of raw records.
+    #[arg(long, value_name = "N", requires = "value_size")]
     pub key_size: Option<usize>,
+    /// Value bytes of raw records.
+    #[arg(long, value_name = "N", requires = "key_size")]
     pub value_size: Option<usize>,
+}
+
+impl DumpSources {
+    pub fn read_options(&self) -> ReadOptions {
+        read_options(self.input_format, self.key_size, self.value_size)
+    }
+}
+
+pub fn read_options(
+    format: Option<DumpFormat>,
+    key_size: Option<usize>,
+    value_size: Option<usize>,
+) -> ReadOptions {
+    ReadOptions {
+        format,
+        raw: key_size.zip(value_size).map(|(k, v)| RawLayout {
+            key_size: k,
+            value_size: v,
+            cpus: None,
+        }),
+        ..ReadOptions::default()
+    }
+}
+
+/// One input file (or `-`): its dumps, with `bpftool map show` information merged, and
+/// the capture it is (for its BTF and snapshot identity).
+pub struct Input {
+    pub dumps: Vec<Dump>,
+    pub capture: Option<Capture<Vec<u8>>>,
+    /// Per dump: the file its map information came from, when some was merged.
+    pub info_from: Vec<Option<String>>,
+}
+
+pub fn read_input(
+    path: &str,
+    map_info_arg: Option<&str>,
+    opts: &ReadOptions,
+) -> anyhow::Result<Input> {
+    let spin = spinner(path);
+    let mut dumps = if path == "-" {
+        read_from(std::io::stdin().lock(), "<stdin>", opts)?
+    } else {
+        read_file(path, opts)?
+    };
+    if let Some(s) = spin {
+        s.finish_and_clear();
+    }
+    let capture = if path != "-" && dumps.iter().any(|d| d.source.format == DumpFormat::Capture) {
+        Some(Capture::read_file(Path::new(path))?)
+    } else {
+        None
+    };
+    let mut info_from = vec![None; dumps.len()];
+    if let Some((metas, from)) = map_info(map_info_arg, path)? {
+        let several = dumps.len() > 1;
+        for (d, merged) in dumps.iter_mut().zip(&mut info_from) {
+            let pick = match metas.as_slice() {
+                [one] if !several => Some(one),
+                many => many.iter().find(|m| {
+                    (m.id.is_some() && m.id == d.meta.id)
+                        || (m.name.is_some() && m.name == d.meta.name)
+                }),
+            };
+            if let Some(meta) = pick {
+                d.merge_meta(meta);
+                *merged = Some(from.clone());
+            }
+        }
+    }
+    Ok(Input {
+        dumps,
+        capture,
+        info_from,
+    })
 }
 
 /// The keys expected in a dump, given the dump and its key type.
@@ -80,58 +171,24 @@ fn spinner(path: &str) -> Option<ProgressBar> {
 /// keys expected in a dump (`analyze dump --expect-keys`).
 pub fn load<'s>(
     src: &'s TypeSource,
-    inputs: &DumpInputs<'_>,
+    inputs: &DumpSources,
     expected: &mut ExpectedFn<'_>,
 ) -> anyhow::Result<Vec<Analysed<'s>>> {
-    let opts = ReadOptions {
-        format: inputs.input_format,
-        raw: inputs
-            .key_size
-            .zip(inputs.value_size)
-            .map(|(k, v)| RawLayout {
-                key_size: k,
-                value_size: v,
-                cpus: None,
-            }),
-        ..ReadOptions::default()
-    };
+    let opts = inputs.read_options();
     let mut done = Vec::new();
-    for path in inputs.paths {
-        let spin = spinner(path);
-        let dumps = if path == "-" {
-            read_from(std::io::stdin().lock(), "<stdin>", &opts)?
-        } else {
-            read_file(path, &opts)?
-        };
-        if let Some(s) = spin {
-            s.finish_and_clear();
-        }
-        let info = map_info(inputs.map_info, path)?;
-        let capture = if path != "-" && dumps.iter().any(|d| d.source.format == DumpFormat::Capture)
-        {
-            Some(Capture::read_file(Path::new(path))?)
-        } else {
-            None
-        };
-        let snapshot = capture.as_ref().map(snapshot_of);
-        let several = dumps.len() > 1;
-        for mut dump in dumps {
+    for path in &inputs.dumps {
+        let input = read_input(path, inputs.map_info.as_deref(), &opts)?;
+        let snapshot = input.capture.as_ref().map(snapshot_of);
+        for (dump, info_from) in input.dumps.into_iter().zip(input.info_from) {
             let mut notes = Vec::new();
-            if let Some((metas, from)) = &info {
-                let pick = match metas.as_slice() {
-                    [one] if !several => Some(one),
-                    many => many.iter().find(|m| {
-                        (m.id.is_some() && m.id == dump.meta.id)
-                            || (m.name.is_some() && m.name == dump.meta.name)
-                    }),
-                };
-                if let Some(meta) = pick {
-                    dump.merge_meta(meta);
-                    notes.push(format!("map information from {from}"));
-                }
+            if let Some(from) = info_from {
+                notes.push(format!("map information from {from}"));
             }
-            let capture = capture.as_ref().filter(|_| matches!(src, TypeSource::None));
-            let mut resolved = resolve(src, inputs.types, &dump, capture, Caller::AnalyzeDump)?;
+            let capture = input
+                .capture
+                .as_ref()
+                .filter(|_| matches!(src, TypeSource::None));
+            let mut resolved = resolve(src, &inputs.types, &dump, capture, Caller::AnalyzeDump)?;
             let types = resolved.types();
             let forensic = Options {
                 max_entries_hint: resolved.max_entries.clone(),

@@ -1,5 +1,9 @@
-//! Test support shared by the CLI tests: capture files built from corpus dumps.
+//! Test support shared by the CLI tests: running the binary in corpus/, and capture
+//! files built from corpus dumps. (Each test crate uses part of it.)
 
+#![allow(dead_code)]
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, UNIX_EPOCH};
 
 use mapsleuth_dump::capture_file::{
@@ -7,7 +11,30 @@ use mapsleuth_dump::capture_file::{
 };
 use mapsleuth_dump::{read_file, ReadOptions};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../corpus");
+pub const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../corpus");
+
+/// What a run of the binary gave.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `mapsleuth ARGS` in corpus/, without colour or standard input.
+pub fn run(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_mapsleuth"))
+        .args(args)
+        .current_dir(CORPUS)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
 
 /// Writes a capture file of map `flows` holding the entries of the corpus dump `dump`
 /// (as `mapsleuth capture` would have read them), with the BTF of corpus/bpf/maps.bpf.o,
