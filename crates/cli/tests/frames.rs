@@ -158,7 +158,25 @@ fn export_writes_what_query_reads() {
             .concat(),
             0,
         );
-        assert!(std::fs::metadata(&p).unwrap().len() > 0, "{table}");
+        // As many rows (lines past a CSV header) as the table has in SQL.
+        let text = std::fs::read_to_string(&p).unwrap();
+        let lines = text.lines().count() - usize::from(file.ends_with(".csv"));
+        let count = status(
+            &[
+                &[
+                    "query",
+                    &format!("SELECT COUNT(*) AS n FROM {table}"),
+                    "--format",
+                    "csv",
+                ][..],
+                &FLOWS[..],
+            ]
+            .concat(),
+            0,
+        );
+        let n: usize = count.stdout.lines().nth(1).unwrap().parse().unwrap();
+        assert!(n > 0, "{table}");
+        assert_eq!(lines, n, "{table}");
     }
 }
 
@@ -193,6 +211,29 @@ fn captures_carry_their_snapshot_into_frames() {
     assert_eq!(kv["mapsleuth.table"], "entries");
     assert_eq!(kv["mapsleuth.tool_version"], env!("CARGO_PKG_VERSION"));
     assert!(!kv.contains_key("mapsleuth.snapshot_id"), "two snapshots");
+    // One capture: its snapshot id is the file's.
+    let one = temp("one.parquet");
+    status(&["export", &old, "-o", one.to_str().unwrap()], 0);
+    let meta = ParquetReader::new(std::fs::File::open(&one).unwrap())
+        .get_metadata()
+        .unwrap()
+        .clone();
+    let id = meta
+        .key_value_metadata()
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|k| k.key == "mapsleuth.snapshot_id")
+        .and_then(|k| k.value.clone())
+        .unwrap();
+    let col = read_parquet(&one)
+        .column("snapshot")
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .get_str()
+        .map(str::to_string);
+    assert_eq!(Some(id), col);
     let sources: serde_json::Value = serde_json::from_str(&kv["mapsleuth.sources"]).unwrap();
     assert_eq!(sources.as_array().unwrap().len(), 2);
     assert_eq!(sources[0]["snapshot"]["hostname"], "node-1");
@@ -238,7 +279,11 @@ fn usage_errors_name_the_problem() {
         &[&["query", "SELECT * FROM maps"][..], &FLOWS[..]].concat(),
         2,
     );
-    assert!(r.stderr.contains("no table `maps`"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("maps") && r.stderr.contains("the tables are entries"),
+        "{}",
+        r.stderr
+    );
     let r = status(&[&["export", "-o", "out.xlsx"][..], &FLOWS[..]].concat(), 2);
     assert!(r.stderr.contains("--output-format"), "{}", r.stderr);
     let r = status(

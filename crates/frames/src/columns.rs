@@ -25,8 +25,8 @@ pub enum ColType {
 
 impl ColType {
     /// The integer dtype holding `bits` bits (a bitfield's width or an integer's size);
-    /// wider than 64 bits (`__int128`) becomes decimal text, which every reader keeps
-    /// exactly.
+    /// 65 to 128 bits (`__int128`) become decimal text, which every reader keeps exactly;
+    /// wider ones are bytes, as the decoder reads them.
     fn int(bits: u64, signed: bool) -> ColType {
         match (bits, signed) {
             (0..=8, false) => ColType::U8,
@@ -37,24 +37,29 @@ impl ColType {
             (9..=16, true) => ColType::I16,
             (17..=32, true) => ColType::I32,
             (33..=64, true) => ColType::I64,
-            _ => ColType::Str,
+            (65..=128, _) => ColType::Str,
+            _ => ColType::Bin,
         }
     }
 
     /// The dtype of a leaf field (docs/frames.md has the table). `text` says whether a
     /// one-byte array is text, as the decoder reads it (bpftool's rule: `char` elements).
+    /// What the decoder cannot read as a number (a `long double`, a 256-bit integer) is
+    /// its bytes.
     pub fn of_leaf(leaf: &Leaf, text: bool) -> ColType {
+        let bits = leaf.size_bits;
         match &leaf.kind {
-            LeafKind::Int { signed } => ColType::int(leaf.size_bits, *signed),
+            LeafKind::Int { signed } => ColType::int(bits, *signed),
             LeafKind::Char { signed } => ColType::int(8, *signed),
-            LeafKind::Bool => ColType::Bool,
-            LeafKind::Float if leaf.size_bits == 32 => ColType::F32,
-            LeafKind::Float => ColType::F64,
+            LeafKind::Bool if bits <= 128 => ColType::Bool,
+            LeafKind::Float if !leaf.bitfield && bits == 32 => ColType::F32,
+            LeafKind::Float if !leaf.bitfield && bits == 64 => ColType::F64,
             // Enums by name: the number alone is what the user cannot read.
-            LeafKind::Enum { .. } | LeafKind::Complex => ColType::Str,
-            LeafKind::Pointer => ColType::U64,
+            LeafKind::Enum { .. } if bits <= 128 => ColType::Str,
+            LeafKind::Complex if !leaf.bitfield && (bits == 64 || bits == 128) => ColType::Str,
+            LeafKind::Pointer if bits <= 64 => ColType::U64,
             LeafKind::Bytes { .. } if text => ColType::Str,
-            LeafKind::Bytes { .. } | LeafKind::GoOpaque { .. } | LeafKind::Opaque => ColType::Bin,
+            _ => ColType::Bin,
         }
     }
 
@@ -186,14 +191,24 @@ impl ColumnBuilder {
             }),
             ColumnBuilder::Str(b) => match v {
                 Value::Str { bytes, nul, .. } => {
-                    b.append_value(escape(&bytes[..nul.unwrap_or(bytes.len())]))
+                    let end = nul.unwrap_or(bytes.len());
+                    b.append_value(escape(bytes.get(..end).unwrap_or(bytes)))
                 }
                 Value::Enum {
                     name: Some(name), ..
                 } => b.append_value(&**name),
-                Value::Enum { value, .. } | Value::Int { value, .. } => {
-                    b.append_value(value.to_string())
-                }
+                Value::Enum { value, .. }
+                | Value::Int {
+                    value,
+                    signed: true,
+                    ..
+                } => b.append_value(value.to_string()),
+                // The decoder keeps an unsigned 128-bit value's bits in an i128.
+                Value::Int {
+                    value,
+                    signed: false,
+                    ..
+                } => b.append_value((*value as u128).to_string()),
                 Value::Complex { re, im } => b.append_value(format!("({re}{im:+}i)")),
                 _ => b.append_null(),
             },

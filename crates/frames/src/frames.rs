@@ -298,33 +298,76 @@ pub fn findings(inputs: &[DumpInput<'_>]) -> Result<DataFrame, FrameError> {
             fix.push_str(f.fix.as_deref());
         }
     }
-    let columns = [
-        source, map, snapshot, code, severity, message, type_name, field, offset, key, fix,
-    ]
-    .into_iter()
-    .map(ColumnBuilder::finish)
-    .collect();
-    Ok(DataFrame::new(n, columns)?)
+    frame_of(
+        n,
+        [
+            source, map, snapshot, code, severity, message, type_name, field, offset, key, fix,
+        ],
+    )
 }
 
 /// The `layout` frame: one row per leaf field and per padding region of each key and
-/// value type the dumps were decoded with (a type used by several dumps of one map
-/// appears once).
+/// value type the dumps were decoded with. A type several dumps of one map share appears
+/// once: the same name with the same rows (captures from hosts running other builds of
+/// a program keep their own rows).
 pub fn layout(inputs: &[DumpInput<'_>]) -> Result<DataFrame, FrameError> {
-    let mut rows = LayoutRows::default();
+    let mut out = LayoutRows::default();
     let mut seen = HashSet::new();
     for i in inputs {
         for (role, t) in [("key", i.types.key), ("value", i.types.value)] {
             let Some(t) = t else { continue };
             let type_name = t.table.type_name(t.id);
-            let from = i.types.source.unwrap_or("");
             let map = i.dump.meta.name.as_deref();
-            if seen.insert((map, role, type_name.clone(), from)) {
-                rows.add(map, from, role, t.table, t.id)?;
+            let side = match t.table.target.dialect {
+                Dialect::C => "btf",
+                Dialect::Go => "go",
+            };
+            let rows = type_rows(t.table, t.id)?;
+            if seen.insert((map, role, side, type_name.clone(), rows.clone())) {
+                let from = i.types.source.unwrap_or("");
+                out.add(map, from, side, role, &type_name, rows);
             }
         }
     }
-    rows.finish()
+    out.finish()
+}
+
+/// The rows of one type, in offset order (padding between the fields around it).
+fn type_rows(table: &TypeTable, id: TypeId) -> Result<Vec<Row>, FrameError> {
+    let mut rows: Vec<Row> = Vec::new();
+    // The decoder's leaves: text or bytes by bpftool's rule, as the entries frame reads
+    // them (the model's flag also calls `__u8[N]` text).
+    let decoder = FlatDecoder::new(table, id)?;
+    for (i, l) in decoder.leaves().iter().enumerate() {
+        let kind = match l.kind {
+            LeafKind::Bytes { .. } if decoder.is_text(i) => "text",
+            LeafKind::Bytes { .. } => "bytes",
+            _ => leaf_kind_name(&l.kind),
+        };
+        rows.push(Row {
+            path: l.path.clone(),
+            bits: (l.offset_bits, l.size_bits),
+            bitfield: l.bitfield,
+            kind,
+            leaf_type: Some(l.type_name.clone()),
+            alternative: l.alternative.clone(),
+        });
+    }
+    for p in table.padding(id)? {
+        rows.push(Row {
+            path: p.after.clone().unwrap_or_else(|| p.container.clone()),
+            bits: (p.offset_bits, p.size_bits),
+            bitfield: false,
+            kind: match p.kind {
+                PaddingKind::Hole => "hole",
+                PaddingKind::Trailing => "trailing",
+            },
+            leaf_type: None,
+            alternative: None,
+        });
+    }
+    rows.sort_by_key(|r| r.bits.0);
+    Ok(rows)
 }
 
 struct LayoutRows {
@@ -390,66 +433,23 @@ impl LayoutRows {
         &mut self,
         map: Option<&str>,
         from: &str,
+        side: &str,
         role: &str,
-        table: &TypeTable,
-        id: TypeId,
-    ) -> Result<(), FrameError> {
-        let side = match table.target.dialect {
-            Dialect::C => "btf",
-            Dialect::Go => "go",
-        };
-        let type_name = table.type_name(id);
-        // (bit offset, row) so padding sorts between the fields around it.
-        let mut rows: Vec<(u64, Row)> = Vec::new();
-        // The decoder's leaves: text or bytes by bpftool's rule, as the entries frame
-        // reads them (the model's flag also calls `__u8[N]` text).
-        let decoder = FlatDecoder::new(table, id)?;
-        for (i, l) in decoder.leaves().iter().enumerate() {
-            let kind = match l.kind {
-                LeafKind::Bytes { .. } if decoder.is_text(i) => "text",
-                LeafKind::Bytes { .. } => "bytes",
-                _ => leaf_kind_name(&l.kind),
-            };
-            rows.push((
-                l.offset_bits,
-                Row {
-                    path: l.path.clone(),
-                    bits: (l.offset_bits, l.size_bits),
-                    bitfield: l.bitfield,
-                    kind,
-                    leaf_type: Some(l.type_name.clone()),
-                    alternative: l.alternative.clone(),
-                },
-            ));
-        }
-        for p in table.padding(id)? {
-            rows.push((
-                p.offset_bits,
-                Row {
-                    path: p.after.clone().unwrap_or_else(|| p.container.clone()),
-                    bits: (p.offset_bits, p.size_bits),
-                    bitfield: false,
-                    kind: match p.kind {
-                        PaddingKind::Hole => "hole",
-                        PaddingKind::Trailing => "trailing",
-                    },
-                    leaf_type: None,
-                    alternative: None,
-                },
-            ));
-        }
-        rows.sort_by_key(|(at, _)| *at);
-        for (_, r) in rows {
+        type_name: &str,
+        rows: Vec<Row>,
+    ) {
+        for r in rows {
             self.n += 1;
             self.map.push_str(map);
             self.types_from.push_str(Some(from));
             self.side.push_str(Some(side));
             self.role.push_str(Some(role));
-            self.type_name.push_str(Some(&type_name));
+            self.type_name.push_str(Some(type_name));
             self.path.push_str(Some(&r.path));
             let (off, size) = r.bits;
             self.offset.push_u64(Some(off / 8));
-            self.size.push_u64(Some((off % 8 + size).div_ceil(8)));
+            self.size
+                .push_u64(Some((off % 8).saturating_add(size).div_ceil(8)));
             self.bit_offset.push_u64(Some(off));
             self.bit_size.push_u64(Some(size));
             self.bitfield.push_value(&Value::Bool(r.bitfield));
@@ -457,34 +457,32 @@ impl LayoutRows {
             self.leaf_type.push_str(r.leaf_type.as_deref());
             self.alternative.push_str(r.alternative.as_deref());
         }
-        Ok(())
     }
 
     fn finish(self) -> Result<DataFrame, FrameError> {
-        let n = self.n;
-        let columns = [
-            self.map,
-            self.types_from,
-            self.side,
-            self.role,
-            self.type_name,
-            self.path,
-            self.offset,
-            self.size,
-            self.bit_offset,
-            self.bit_size,
-            self.bitfield,
-            self.kind,
-            self.leaf_type,
-            self.alternative,
-        ]
-        .into_iter()
-        .map(ColumnBuilder::finish)
-        .collect();
-        Ok(DataFrame::new(n, columns)?)
+        frame_of(
+            self.n,
+            [
+                self.map,
+                self.types_from,
+                self.side,
+                self.role,
+                self.type_name,
+                self.path,
+                self.offset,
+                self.size,
+                self.bit_offset,
+                self.bit_size,
+                self.bitfield,
+                self.kind,
+                self.leaf_type,
+                self.alternative,
+            ],
+        )
     }
 }
 
+#[derive(Clone, PartialEq, Eq, Hash)]
 struct Row {
     path: String,
     bits: (u64, u64),
@@ -527,23 +525,31 @@ pub fn changes(diffs: &[&MapDiff]) -> Result<DataFrame, FrameError> {
             new.push_str(c.new.as_deref());
         }
     }
-    let columns = [
-        old_source,
-        new_source,
-        old_snapshot,
-        new_snapshot,
-        map,
-        key,
-        kind,
-        field_kind,
-        path,
-        cpu,
-        old,
-        new,
-    ]
-    .into_iter()
-    .map(ColumnBuilder::finish)
-    .collect();
+    frame_of(
+        n,
+        [
+            old_source,
+            new_source,
+            old_snapshot,
+            new_snapshot,
+            map,
+            key,
+            kind,
+            field_kind,
+            path,
+            cpu,
+            old,
+            new,
+        ],
+    )
+}
+
+/// A frame of `n` rows from its column builders.
+fn frame_of(
+    n: usize,
+    columns: impl IntoIterator<Item = ColumnBuilder>,
+) -> Result<DataFrame, FrameError> {
+    let columns = columns.into_iter().map(ColumnBuilder::finish).collect();
     Ok(DataFrame::new(n, columns)?)
 }
 
@@ -580,6 +586,8 @@ pub fn concat(frames: Vec<DataFrame>) -> Result<DataFrame, FrameError> {
         for (name, dtype) in names.iter().zip(&dtypes) {
             let c = match f.column(name) {
                 Ok(c) if c.dtype() == dtype => c.clone(),
+                // Bytes become text as hex (as in CSV), not as whatever UTF-8 they hold.
+                Ok(c) if c.dtype() == &DataType::Binary => crate::write::hex_column(c)?,
                 Ok(c) => c.cast(dtype)?,
                 Err(_) => Column::full_null(name.clone(), h, dtype),
             };

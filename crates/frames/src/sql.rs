@@ -8,33 +8,41 @@ use crate::FrameError;
 /// The tables a query can name.
 pub const TABLES: [&str; 4] = ["entries", "findings", "layout", "changes"];
 
-/// The tables `sql` reads (so only those are built), in [`TABLES`] order. A name that is
-/// none of them is an error listing the ones there are.
-pub fn referenced_tables(sql: &str) -> Result<Vec<&'static str>, FrameError> {
+/// The tables `sql` reads (so only those are built), each with the spellings the query
+/// uses for it (`Entries`, `entries`): SQL names are case-insensitive here, polars'
+/// lookup is not. Other names (common table expressions, typos) are left to [`query`].
+pub fn referenced_tables(sql: &str) -> Result<Vec<(&'static str, Vec<String>)>, FrameError> {
     let names = extract_table_identifiers(sql, false, true)?;
-    let mut out = Vec::new();
-    for n in &names {
-        let lower = n.to_ascii_lowercase();
-        if !TABLES.contains(&lower.as_str()) {
-            return Err(FrameError::Invalid(format!(
-                "no table `{n}`: the tables are {}",
-                TABLES.join(", ")
-            )));
-        }
-    }
-    for t in TABLES {
-        if names.iter().any(|n| n.eq_ignore_ascii_case(t)) {
-            out.push(t);
-        }
-    }
-    Ok(out)
+    Ok(TABLES
+        .iter()
+        .filter_map(|&t| {
+            let spellings: Vec<String> = names
+                .iter()
+                .filter(|n| n.eq_ignore_ascii_case(t))
+                .cloned()
+                .collect();
+            (!spellings.is_empty()).then_some((t, spellings))
+        })
+        .collect())
 }
 
-/// Runs `sql` over `tables` (name, frame).
-pub fn query(sql: &str, tables: Vec<(&str, DataFrame)>) -> Result<DataFrame, FrameError> {
+/// Runs `sql` over `tables` (name, frame). An unknown table is an error that lists the
+/// ones there are.
+pub fn query<N: AsRef<str>>(
+    sql: &str,
+    tables: impl IntoIterator<Item = (N, DataFrame)>,
+) -> Result<DataFrame, FrameError> {
     let mut ctx = SQLContext::new();
     for (name, df) in tables {
-        ctx.register(name, df.lazy());
+        ctx.register(name.as_ref(), df.lazy());
     }
-    Ok(ctx.execute(sql)?.collect()?)
+    let result = ctx.execute(sql).and_then(|lf| lf.collect());
+    result.map_err(|e| {
+        let text = e.to_string();
+        if text.contains("relation") && text.contains("not found") {
+            FrameError::Invalid(format!("{text}: the tables are {}", TABLES.join(", ")))
+        } else {
+            e.into()
+        }
+    })
 }

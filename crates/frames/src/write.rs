@@ -1,6 +1,7 @@
 //! Export: a frame to one Parquet, CSV or NDJSON file, or to a hive-partitioned
 //! directory of them (`OUT/map=flows/cpu=0/part-0.parquet`).
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
@@ -101,6 +102,9 @@ pub fn write(df: &DataFrame, path: &Path, opts: &WriteOptions) -> Result<Written
     }
     let parts = df.partition_by_stable(opts.partition_by.iter().map(String::as_str), true)?;
     let mut written = Written::default();
+    // Values that share a folder (null and "", or names differing in case on a
+    // case-insensitive file system) get one file each there, never one over another.
+    let mut files_in: HashMap<PathBuf, usize> = HashMap::new();
     for mut part in parts {
         let mut dir = path.to_path_buf();
         for c in &opts.partition_by {
@@ -108,7 +112,13 @@ pub fn write(df: &DataFrame, path: &Path, opts: &WriteOptions) -> Result<Written
             dir.push(format!("{}={}", escape_segment(c), partition_value(&value)));
         }
         std::fs::create_dir_all(&dir).map_err(|e| FrameError::io(&dir, e))?;
-        let file = dir.join(format!("part-0.{}", opts.format.extension()));
+        let n = files_in.entry(dir.clone()).or_default();
+        let mut file = dir.join(format!("part-{n}.{}", opts.format.extension()));
+        while file.exists() {
+            *n += 1;
+            file = dir.join(format!("part-{n}.{}", opts.format.extension()));
+        }
+        *n += 1;
         for c in &opts.partition_by {
             part.drop_in_place(c)?;
         }
@@ -125,14 +135,15 @@ fn partition_value(v: &AnyValue<'_>) -> String {
         AnyValue::Null => HIVE_NULL.to_string(),
         AnyValue::String(s) => escape_segment(s),
         AnyValue::StringOwned(s) => escape_segment(s),
-        AnyValue::Binary(b) => hex(b),
-        AnyValue::BinaryOwned(b) => hex(b),
+        AnyValue::Binary(b) => escape_segment(&hex(b)),
+        AnyValue::BinaryOwned(b) => escape_segment(&hex(b)),
         other => escape_segment(&other.to_string()),
     }
 }
 
 /// Percent-encodes what a path segment cannot hold or hive would misread: separators,
-/// `=`, `%`, control bytes and anything outside ASCII; `.` and `..` alone too.
+/// `=`, `%`, `:` (hive escapes it; Windows forbids it), spaces, control bytes and
+/// anything outside ASCII; `.` and `..` alone too. An empty value is hive's null.
 fn escape_segment(s: &str) -> String {
     if s.is_empty() {
         return HIVE_NULL.to_string();
@@ -140,7 +151,7 @@ fn escape_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'+' | b':' | b'@' => {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'+' | b'@' => {
                 out.push(b as char)
             }
             _ => out.push_str(&format!("%{b:02X}")),
@@ -161,11 +172,17 @@ fn binary_as_hex(df: &mut DataFrame) -> Result<(), FrameError> {
         .map(|c| c.name().clone())
         .collect();
     for name in names {
-        let col = df.column(&name)?.as_materialized_series().binary()?.clone();
-        let text: StringChunked = col.iter().map(|b| b.map(hex)).collect();
-        df.with_column(text.with_name(name).into_column())?;
+        let text = hex_column(df.column(&name)?)?;
+        df.with_column(text)?;
     }
     Ok(())
+}
+
+/// A Binary column as lowercase hex text (same name).
+pub(crate) fn hex_column(c: &Column) -> Result<Column, FrameError> {
+    let bin = c.as_materialized_series().binary()?.clone();
+    let text: StringChunked = bin.iter().map(|b| b.map(hex)).collect();
+    Ok(text.with_name(c.name().clone()).into_column())
 }
 
 fn write_one(df: &mut DataFrame, path: &Path, opts: &WriteOptions) -> Result<(), FrameError> {

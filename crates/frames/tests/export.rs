@@ -477,20 +477,127 @@ fn sql_sums_per_cpu_values() {
     }
 }
 
-/// Tables a query names are found; others are refused with the list.
+/// The tables a query names are found, in any case; a common table expression is no
+/// table of ours; an unknown table is refused with the list.
 #[test]
-fn referenced_tables_are_checked() {
+fn tables_are_found_by_name() {
     use mapsleuth_frames::referenced_tables;
+    let sql = "WITH t AS (SELECT key_hex FROM Entries) \
+               SELECT * FROM findings f JOIN t ON t.key_hex = f.key";
     assert_eq!(
-        referenced_tables("SELECT * FROM findings f JOIN entries e ON e.key_hex = f.key").unwrap(),
-        vec!["entries", "findings"]
+        referenced_tables(sql).unwrap(),
+        vec![
+            ("entries", vec!["Entries".to_string()]),
+            ("findings", vec!["findings".to_string()])
+        ]
     );
-    let e = referenced_tables("SELECT * FROM maps")
+    assert!(referenced_tables("SELEC nonsense").is_err());
+    let obj = object("bpf/maps.bpf.o");
+    let a = analysed(&obj, "events.json", "events");
+    let inputs = [a.input()];
+    let frames = || {
+        vec![
+            ("Entries", entries(&inputs).unwrap()),
+            ("findings", findings(&inputs).unwrap()),
+        ]
+    };
+    let got = query(sql, frames()).unwrap();
+    let expected = a
+        .analysis
+        .findings
+        .iter()
+        .filter(|f| {
+            a.dump
+                .entries()
+                .any(|e| e.key().map(hex).as_deref() == f.location.key.as_deref())
+        })
+        .count();
+    assert!(expected > 0);
+    assert_eq!(got.height(), expected);
+    let e = query("SELECT * FROM maps", frames())
         .unwrap_err()
         .to_string();
     assert!(
         e.contains("maps") && e.contains("entries, findings, layout, changes"),
         "{e}"
     );
-    assert!(referenced_tables("SELEC nonsense").is_err());
+}
+
+/// Dumps whose columns share a name but not a dtype stack as text, bytes as hex; the
+/// columns one dump lacks are null in its rows.
+#[test]
+fn concat_turns_conflicting_columns_into_text() {
+    use mapsleuth_frames::concat;
+    let a = DataFrame::new(
+        2,
+        vec![
+            Column::new("x".into(), [1u32, 2]),
+            Column::new("y".into(), ["a", "b"]),
+        ],
+    )
+    .unwrap();
+    let bytes: [&[u8]; 2] = [b"\x00\xff", b"ok"];
+    let b = DataFrame::new(2, vec![Column::new("x".into(), bytes)]).unwrap();
+    assert_eq!(b.column("x").unwrap().dtype(), &DataType::Binary);
+    let both = concat(vec![a, b]).unwrap();
+    let text = |c: &str| -> Vec<Option<String>> {
+        let col = both.column(c).unwrap();
+        (0..both.height())
+            .map(|i| text_cell(&col.get(i).unwrap()))
+            .collect()
+    };
+    assert_eq!(both.column("x").unwrap().dtype(), &DataType::String);
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(text("x"), [s("1"), s("2"), s("00ff"), s("6f6b")]);
+    assert_eq!(text("y"), [s("a"), s("b"), None, None]);
+}
+
+/// Partition folder names: hive's null for null and "", `:` and `/` escaped, `.` never
+/// a bare dot; values sharing a folder get a file each.
+#[test]
+fn partition_values_are_escaped_and_never_overwrite() {
+    let snap: [Option<&str>; 5] = [
+        Some("2026-11-22T10:00:00Z"),
+        Some(""),
+        None,
+        Some("a/b"),
+        Some("."),
+    ];
+    let df = DataFrame::new(
+        5,
+        vec![
+            Column::new("snapshot".into(), snap),
+            Column::new("n".into(), [1u32, 2, 3, 4, 5]),
+        ],
+    )
+    .unwrap();
+    let dir = temp("escaped");
+    let mut o = opts(FileFormat::Csv);
+    o.partition_by = vec!["snapshot".into()];
+    let w = write(&df, &dir, &o).unwrap();
+    assert_eq!(w.rows, 5);
+    let mut files: Vec<String> = w
+        .files
+        .iter()
+        .map(|f| f.strip_prefix(&dir).unwrap().display().to_string())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "snapshot=%2E/part-0.csv",
+            "snapshot=2026-11-22T10%3A00%3A00Z/part-0.csv",
+            "snapshot=__HIVE_DEFAULT_PARTITION__/part-0.csv",
+            "snapshot=__HIVE_DEFAULT_PARTITION__/part-1.csv",
+            "snapshot=a%2Fb/part-0.csv",
+        ]
+    );
+    // Every row is in one file, without its partition column.
+    let mut rows = 0;
+    for f in &w.files {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert_eq!(text.lines().next(), Some("n"));
+        rows += text.lines().count() - 1;
+    }
+    assert_eq!(rows, 5);
 }

@@ -256,6 +256,12 @@ fn write_changes(report: &DiffReport, path: &Path, out: &Out) -> anyhow::Result<
     };
     let maps: Vec<&MapDiff> = report.maps.iter().collect();
     let df = mapsleuth_frames::changes(&maps)?;
+    // Both sides of every compared map: file, format, map, entries, snapshot.
+    let sides: Vec<serde_json::Value> = maps
+        .iter()
+        .flat_map(|m| [&m.old, &m.new])
+        .map(|side| serde_json::to_value(side).unwrap_or_default())
+        .collect();
     let opts = WriteOptions {
         format,
         partition_by: Vec::new(),
@@ -265,6 +271,10 @@ fn write_changes(report: &DiffReport, path: &Path, out: &Out) -> anyhow::Result<
                 env!("CARGO_PKG_VERSION").to_string(),
             ),
             ("mapsleuth.table".to_string(), "changes".to_string()),
+            (
+                "mapsleuth.sources".to_string(),
+                serde_json::Value::Array(sides).to_string(),
+            ),
         ],
     };
     let written = mapsleuth_frames::write(&df, path, &opts)?;

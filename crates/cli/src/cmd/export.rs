@@ -1,6 +1,7 @@
 //! `mapsleuth export` and `mapsleuth query`: the dumps as data frames (entries,
 //! findings, layout, changes), written to Parquet, CSV or NDJSON, or queried with SQL.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -18,11 +19,14 @@ pub const EXPORT_HELP: &str = "Tables (--table):
   entries    one row per entry (per CPU for per-CPU maps): source, map, map_id, snapshot,
              entry, cpu, key_hex, one column per leaf field of the key (`key`, `key.saddr`)
              and of the value (`value.comm`, `value.addrs[1]`) with its real dtype,
-             key_bytes and value_bytes (raw), error, codes (the D findings of the entry)
-  findings   code, severity, message, type_name, field, byte_offset, key, fix, source, map
+             key_bytes and value_bytes (raw), error, codes (the D findings of the entry),
+             and formatted (bpftool's decoding) when some entry has no decoding of ours
+  findings   source, map, snapshot, code, severity, message, type_name, field,
+             byte_offset, key, fix
   layout     one row per leaf field and padding region of the key and value types
   changes    what changed between consecutive dumps of one map (give two or more, oldest
-             first): map, key, kind, field_kind, path, cpu, old, new (JSON text)
+             first; two dumps are compared whatever their names): old_source, new_source,
+             old_snapshot, new_snapshot, map, key, kind, field_kind, path, cpu, old, new
 docs/frames.md lists every column and dtype.
 
 The format comes from OUT's extension: .parquet, .csv, .ndjson or .jsonl (or
@@ -159,8 +163,11 @@ impl Loaded<'_> {
     /// Diffs of consecutive dumps of each map, in the order given.
     fn diffs(&self) -> anyhow::Result<Vec<MapDiff>> {
         let mut out = Vec::new();
+        // Two dumps are OLD and NEW whatever their names say, as for `diff`.
+        let two = self.dumps.len() == 2;
         for (i, new) in self.dumps.iter().enumerate() {
             let same_map = |old: &&Analysed<'_>| match (&old.dump.meta.name, &new.dump.meta.name) {
+                _ if two => true,
                 (Some(a), Some(b)) => same_map_name(a, b) || same_map_name(b, a),
                 (None, None) => old.dump.source.map_index == new.dump.source.map_index,
                 _ => false,
@@ -242,13 +249,16 @@ impl Loaded<'_> {
                 serde_json::Value::Array(sources).to_string(),
             ),
         ];
-        let mut ids: Vec<&str> = self
+        // One snapshot id only when every row comes from that one snapshot.
+        let ids: Option<BTreeSet<&str>> = self
             .dumps
             .iter()
-            .filter_map(|a| a.snapshot.as_ref().map(|s| s.snapshot_id.as_str()))
+            .map(|a| a.snapshot.as_ref().map(|s| s.snapshot_id.as_str()))
             .collect();
-        ids.dedup();
-        if let [one] = ids.as_slice() {
+        if let Some(one) = ids
+            .filter(|ids| ids.len() == 1)
+            .and_then(|mut ids| ids.pop_first())
+        {
             kv.push(("mapsleuth.snapshot_id".to_string(), one.to_string()));
         }
         if let Some(sql) = sql {
@@ -313,10 +323,13 @@ pub fn query(args: &QueryArgs, out: &mut Out) -> anyhow::Result<i32> {
         mapsleuth_frames::referenced_tables(&args.sql).map_err(|e| usage(e.to_string()))?;
     let src = TypeSource::read(&args.input.types)?;
     let loaded = read(&src, &args.input)?;
-    let mut frames = Vec::with_capacity(tables.len());
-    for t in tables {
+    let mut frames = Vec::new();
+    for (t, spellings) in tables {
         let table = Table::from_str(t, true).map_err(|e| usage(e.to_string()))?;
-        frames.push((t, loaded.frame(table)?));
+        let df = loaded.frame(table)?;
+        for name in spellings {
+            frames.push((name, df.clone()));
+        }
     }
     let result = mapsleuth_frames::query(&args.sql, frames)?;
     if let Some(path) = &args.output {
