@@ -193,7 +193,7 @@ fn write_one(df: &mut DataFrame, path: &Path, opts: &WriteOptions) -> Result<(),
             let kv = (!opts.metadata.is_empty())
                 .then(|| KeyValueMetadata::from_static(opts.metadata.clone()));
             ParquetWriter::new(&mut w)
-                .with_compression(ParquetCompression::Zstd(None))
+                .with_compression(ParquetCompression::Snappy)
                 .with_key_value_metadata(kv)
                 .finish(df)?;
         }

@@ -304,16 +304,29 @@ fn report_written(out: &mut Out, w: &mapsleuth_frames::Written, path: &Path) -> 
     Ok(())
 }
 
+/// `-v`: how long a step took, on stderr.
+fn timed<T>(out: &Out, what: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let start = std::time::Instant::now();
+    let r = f();
+    if out.verbose {
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        eprintln!("mapsleuth: {what} in {ms:.1} ms");
+    }
+    r
+}
+
 pub fn export(args: &ExportArgs, out: &mut Out) -> anyhow::Result<i32> {
     let src = TypeSource::read(&args.input.types)?;
-    let loaded = read(&src, &args.input)?;
+    let loaded = timed(out, "read and analysed", || read(&src, &args.input))?;
     let opts = write_options(
         &args.output,
         &args.out,
         loaded.metadata(args.table.name(), None),
     )?;
-    let df = loaded.frame(args.table)?;
-    let written = mapsleuth_frames::write(&df, &args.output, &opts)?;
+    let df = timed(out, "built the frame", || loaded.frame(args.table))?;
+    let written = timed(out, "wrote it", || {
+        Ok(mapsleuth_frames::write(&df, &args.output, &opts)?)
+    })?;
     report_written(out, &written, &args.output)?;
     Ok(0)
 }
