@@ -12,6 +12,7 @@
 # TXT=/tmp/big.txt RUNS=5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 
 JSON=${JSON:-/tmp/big.json}
 TXT=${TXT:-/tmp/big.txt}
@@ -98,14 +99,6 @@ rm -f "$table"
 echo
 
 echo "## peak memory (/usr/bin/time -v)"
-rss() {
-    local label=$1 log
-    shift
-    log=$(mktemp)
-    /usr/bin/time -v "$@" >/dev/null 2>"$log" || true
-    echo "$label: $(($(sed -n 's/.*Maximum resident set size (kbytes): //p' "$log") / 1024)) MB"
-    rm -f "$log"
-}
 rss "mapsleuth diff big.json big.after.json (typed)" $M diff "$JSON" "$AFTER_JSON" --btf $OBJ --key-type __u32 --value-type flow_stats
 rss "mapsleuth diff big.txt big.after.txt" $M diff "$TXT" "$AFTER_TXT"
 rss "diff big.sorted.txt big.after.sorted.txt" diff "$SORTED_OLD" "$SORTED_NEW"

@@ -9,6 +9,7 @@
 # JSON=/tmp/big.json TXT=/tmp/big.txt RUNS=5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 
 JSON=${JSON:-/tmp/big.json}
 TXT=${TXT:-/tmp/big.txt}
@@ -48,14 +49,6 @@ rm -f "$table"
 echo
 
 echo "## peak memory (/usr/bin/time -v)"
-rss() {
-    local label=$1 log
-    shift
-    log=$(mktemp)
-    /usr/bin/time -v "$@" >/dev/null 2>"$log" || true
-    echo "$label: $(($(sed -n 's/.*Maximum resident set size (kbytes): //p' "$log") / 1024)) MB"
-    rm -f "$log"
-}
 rss "analyze dump big.json --map flows" $M analyze dump "$JSON" --btf $OBJ --map flows
 rss "analyze dump big.txt --map flows" $M analyze dump "$TXT" --btf $OBJ --map flows
 rss "analyze dump big.json --key-type/--value-type" $M analyze dump "$JSON" --btf $OBJ --key-type __u32 --value-type flow_stats

@@ -9,6 +9,7 @@
 # 32-byte struct flow_stats values). Environment: JSON=/tmp/big.json RUNS=5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 
 JSON=${JSON:-/tmp/big.json}
 TXT=${TXT:-/tmp/big.txt}
@@ -52,13 +53,5 @@ echo "## outputs"
 ls -l "$OUT" | awk 'NR > 1 {print $9 ": " $5 " bytes"}'
 echo
 echo "## peak memory (/usr/bin/time -v)"
-rss() {
-    local label=$1 log
-    shift
-    log=$(mktemp)
-    /usr/bin/time -v "$@" >/dev/null 2>"$log" || true
-    echo "$label: $(($(sed -n 's/.*Maximum resident set size (kbytes): //p' "$log") / 1024)) MB"
-    rm -f "$log"
-}
 rss "analyze dump big.json" $M analyze dump "$JSON" "${T[@]}"
 rss "export big.json -o big.parquet" $M export "$JSON" "${T[@]}" -o "$OUT/big.parquet"
