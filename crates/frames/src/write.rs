@@ -188,6 +188,8 @@ pub(crate) fn hex_column(c: &Column) -> Result<Column, FrameError> {
 fn write_one(df: &mut DataFrame, path: &Path, opts: &WriteOptions) -> Result<(), FrameError> {
     let file = File::create(path).map_err(|e| FrameError::io(path, e))?;
     let mut w = BufWriter::new(file);
+    // polars' writer errors (a full disk among them) do not say which file: this does.
+    let located = |e: PolarsError| FrameError::Invalid(format!("{}: {e}", path.display()));
     match opts.format {
         FileFormat::Parquet => {
             let kv = (!opts.metadata.is_empty())
@@ -195,17 +197,22 @@ fn write_one(df: &mut DataFrame, path: &Path, opts: &WriteOptions) -> Result<(),
             ParquetWriter::new(&mut w)
                 .with_compression(ParquetCompression::Snappy)
                 .with_key_value_metadata(kv)
-                .finish(df)?;
+                .finish(df)
+                .map_err(located)?;
         }
         FileFormat::Csv => {
             binary_as_hex(df)?;
-            CsvWriter::new(&mut w).include_header(true).finish(df)?;
+            CsvWriter::new(&mut w)
+                .include_header(true)
+                .finish(df)
+                .map_err(located)?;
         }
         FileFormat::Ndjson => {
             binary_as_hex(df)?;
             JsonWriter::new(&mut w)
                 .with_json_format(JsonFormat::JsonLines)
-                .finish(df)?;
+                .finish(df)
+                .map_err(located)?;
         }
     }
     w.flush().map_err(|e| FrameError::io(path, e))?;

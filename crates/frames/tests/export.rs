@@ -601,3 +601,21 @@ fn partition_values_are_escaped_and_never_overwrite() {
     }
     assert_eq!(rows, 5);
 }
+
+/// A file that cannot be written is named in the error.
+#[test]
+fn write_errors_name_the_file() {
+    let obj = object("bpf/maps.bpf.o");
+    let df = frame_of(&[analysed(&obj, "flows.json", "flows")]);
+    let missing = temp("no-such-dir").join("out.parquet");
+    let e = write(&df, &missing, &opts(FileFormat::Parquet))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no-such-dir/out.parquet"), "{e}");
+    if Path::new("/dev/full").exists() {
+        let e = write(&df, Path::new("/dev/full"), &opts(FileFormat::Csv))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/dev/full"), "{e}");
+    }
+}
