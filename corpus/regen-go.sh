@@ -210,19 +210,19 @@ log "done"
 
 # ================================================================ gen (Go generated from BTF)
 # Appended section, self-contained: corpus/go/gen holds Go mirrors of BTF types written
-# by mapsleuth's Go generator (crates/analyze/src/gogen.rs, run through its example
+# by mapsleuth's Go generator (crates/crosscheck/src/gogen.rs, run through its example
 # binary so this does not depend on the CLI), one package per line of
 # go/gen/packages.tsv. Each package also gets describe_gen.go (`gogen --describe`), and
 # go/gen/main.go prints the compiler's layout of every generated struct. Built with the
 # main toolchain for linux/amd64 and linux/386 into bin/gen-go<ver>-linux-<arch>, run
 # natively; their output is oracle/gen-go<ver>-linux-<arch>.json, which
-# crates/analyze/tests/gogen.rs compares with the BTF layouts. Not in manifest.json.
+# crates/crosscheck/tests/gogen.rs compares with the BTF layouts. Not in manifest.json.
 # Needs cargo (the workspace root is the parent of corpus/).
 GEN="$GODIR/gen"
 log "gen: Go sources from BTF (cargo run --example gogen)"
 command -v cargo >/dev/null 2>&1 || { echo "regen-go.sh: the gen section needs cargo" >&2; exit 1; }
-(cd "$HERE/.." && cargo build --release -q -p mapsleuth-analyze --example gogen)
-gogen() { (cd "$HERE/.." && cargo run --release -q -p mapsleuth-analyze --example gogen -- "$@"); }
+(cd "$HERE/.." && cargo build --release -q -p mapsleuth-crosscheck --example gogen)
+gogen() { (cd "$HERE/.." && cargo run --release -q -p mapsleuth-crosscheck --example gogen -- "$@"); }
 GOFMT="$(dirname "$GOMAIN")/gofmt"
 while IFS=$'\t' read -r pkg btf types opts; do
 	case "$pkg" in '' | '#'*) continue ;; esac

@@ -29,11 +29,11 @@ pub fn all() -> Vec<(&'static str, Schema)> {
         ),
         (
             "analyze-layout.schema.json",
-            schema_for!(mapsleuth_analyze::report::LayoutReport),
+            schema_for!(mapsleuth_crosscheck::report::LayoutReport),
         ),
         (
             "analyze-dump.schema.json",
-            schema_for!(mapsleuth_analyze::dump_report::DumpReport<'static>),
+            schema_for!(mapsleuth_forensics::dump_report::DumpReport<'static>),
         ),
         (
             "findings.schema.json",
@@ -49,7 +49,7 @@ pub fn all() -> Vec<(&'static str, Schema)> {
         ),
         (
             "diff.schema.json",
-            schema_for!(mapsleuth_analyze::diff::DiffReport),
+            schema_for!(mapsleuth_forensics::diff::DiffReport),
         ),
     ]
 }

@@ -1,7 +1,7 @@
 //! One typed column builder per leaf field: the dtype a leaf gets, and how a decoded
 //! [`Value`] goes into it.
 
-use mapsleuth_analyze::decode::{escape, Value};
+use mapsleuth_forensics::decode::{escape, Value};
 use mapsleuth_layout::{Leaf, LeafKind};
 use polars::prelude::*;
 

@@ -2,9 +2,9 @@
 
 use std::collections::HashSet;
 
-use mapsleuth_analyze::decode::{push_hex, FlatDecoder, Value};
-use mapsleuth_analyze::diff::MapDiff;
-use mapsleuth_analyze::dump_report::{DumpAnalysis, Types};
+use mapsleuth_forensics::decode::{push_hex, FlatDecoder, Value};
+use mapsleuth_forensics::diff::MapDiff;
+use mapsleuth_forensics::dump_report::{DumpAnalysis, Types};
 use mapsleuth_dump::{Dump, Entry, EntryKind};
 use mapsleuth_layout::{Dialect, LeafKind, PaddingKind, TypeId, TypeTable};
 use polars::prelude::*;
@@ -137,7 +137,7 @@ fn entries_of(input: &DumpInput<'_>) -> Result<DataFrame, FrameError> {
             _ => 1,
         })
         .sum::<usize>();
-    let flat = |t: Option<mapsleuth_analyze::forensics::TypeRef<'_>>| {
+    let flat = |t: Option<mapsleuth_forensics::forensics::TypeRef<'_>>| {
         t.map(|t| FlatDecoder::new(t.table, t.id)).transpose()
     };
     let mut key_cols = flat(input.types.key)?.map(|d| LeafColumns::new(d, "key", rows));
@@ -506,7 +506,7 @@ pub fn changes(diffs: &[&MapDiff]) -> Result<DataFrame, FrameError> {
     let mut cpu = ColumnBuilder::new("cpu", ColType::U32, n);
     let (mut old, mut new) = (s("old"), s("new"));
     for (d, rows) in &all {
-        let snap = |s: &mapsleuth_analyze::diff::SideInfo| {
+        let snap = |s: &mapsleuth_forensics::diff::SideInfo| {
             s.snapshot.as_ref().map(|x| x.snapshot_id.clone())
         };
         let (os, ns) = (snap(&d.old), snap(&d.new));

@@ -27,8 +27,8 @@ pub use write::{write, FileFormat, WriteOptions, Written, HIVE_NULL};
 pub use polars;
 pub use polars::prelude::{AnyValue, DataFrame, DataType};
 
-use mapsleuth_analyze::decode::DecodeError;
-pub use mapsleuth_analyze::diff::MapDiff;
+use mapsleuth_forensics::decode::DecodeError;
+pub use mapsleuth_forensics::diff::MapDiff;
 use mapsleuth_layout::LayoutError;
 
 #[derive(Debug, thiserror::Error)]

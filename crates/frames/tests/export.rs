@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{analysed, object, Analysed, Object};
-use mapsleuth_analyze::decode::{hex, Decoder, Value};
+use mapsleuth_forensics::decode::{hex, Decoder, Value};
 use mapsleuth_frames::polars::prelude::*;
 use mapsleuth_frames::{entries, findings, query, write, FileFormat, WriteOptions};
 use serde_json::Value as J;

@@ -6,8 +6,8 @@
 mod common;
 
 use common::{analysed, corpus, json_dumps, object};
-use mapsleuth_analyze::decode::escape;
-use mapsleuth_analyze::diff::{diff, DiffOptions};
+use mapsleuth_forensics::decode::escape;
+use mapsleuth_forensics::diff::{diff, DiffOptions};
 use mapsleuth_frames::polars::prelude::*;
 use mapsleuth_frames::{changes, entries, findings, layout};
 use serde_json::Value as J;

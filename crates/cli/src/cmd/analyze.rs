@@ -4,9 +4,9 @@ use std::io::Write;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use mapsleuth_analyze::crosscheck::{crosscheck, CellKind, PairReport, Row, RowStatus, Side};
-use mapsleuth_analyze::pairing::{plan_by_name, CCandidate, MatchRule, PairPlan};
-use mapsleuth_analyze::report::LayoutReport;
+use mapsleuth_crosscheck::crosscheck::{crosscheck, CellKind, PairReport, Row, RowStatus, Side};
+use mapsleuth_crosscheck::pairing::{plan_by_name, CCandidate, MatchRule, PairPlan};
+use mapsleuth_crosscheck::report::LayoutReport;
 use mapsleuth_btf::{discover_maps, Btf};
 use mapsleuth_layout::{Severity, TypeKind};
 
@@ -158,7 +158,7 @@ fn layout(args: &LayoutArgs, out: &mut Out) -> anyhow::Result<i32> {
                 // the same name.
                 // Index the C names by their strong and weak keys once; each Go struct
                 // is then a few lookups, not a pass over ~100,000 kernel names.
-                use mapsleuth_analyze::pairing::{c_key, c_weak_key, go_key, go_weak_key, is_user_go_type, match_names};
+                use mapsleuth_crosscheck::pairing::{c_key, c_weak_key, go_key, go_weak_key, is_user_go_type, match_names};
                 let index = btf.name_index();
                 let mut by_key: std::collections::HashMap<String, Vec<&str>> = std::collections::HashMap::new();
                 for name in index.keys() {
@@ -293,7 +293,7 @@ fn render_pair(p: &PairReport, r: &LayoutReport, out: &mut Out) -> anyhow::Resul
     );
     writeln!(out.stdout, "{}", out.paint(&title, Style::Bold))?;
     let text =
-        |c: &Option<mapsleuth_analyze::crosscheck::Cell>| -> (String, String, String, String) {
+        |c: &Option<mapsleuth_crosscheck::crosscheck::Cell>| -> (String, String, String, String) {
             match c {
                 None => (String::new(), String::new(), String::new(), String::new()),
                 Some(c) => {

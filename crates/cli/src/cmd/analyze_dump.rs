@@ -5,8 +5,8 @@ use std::io::{BufWriter, Write};
 
 use anyhow::Context;
 use clap::Args;
-use mapsleuth_analyze::dump_report::{DumpReport, EntryLine};
-use mapsleuth_analyze::forensics::{ExpectedKeys, TypeRef};
+use mapsleuth_forensics::dump_report::{DumpReport, EntryLine};
+use mapsleuth_forensics::forensics::{ExpectedKeys, TypeRef};
 use mapsleuth_dump::{Dump, EntryKind};
 use mapsleuth_layout::{Finding, Severity};
 
@@ -134,7 +134,7 @@ pub fn run(args: &DumpArgs, out: &mut Out) -> anyhow::Result<i32> {
     Ok(exit_for(&all, args.fail_on))
 }
 
-fn size_text(t: &mapsleuth_analyze::dump_report::TypeUse) -> String {
+fn size_text(t: &mapsleuth_forensics::dump_report::TypeUse) -> String {
     format!("{} ({} B)", t.name, t.size)
 }
 

@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use clap::Args;
-use mapsleuth_analyze::diff::{
+use mapsleuth_forensics::diff::{
     diff, ChangeKind, DiffOptions, DiffReport, EntryChange, EntryState, FieldChange, FieldKind,
     MapDiff, Snapshot, Tree, UnpairedMap,
 };
@@ -292,7 +292,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn counts_line(m: &mapsleuth_analyze::diff::Counts) -> String {
+fn counts_line(m: &mapsleuth_forensics::diff::Counts) -> String {
     format!(
         "{} added, {} removed, {} changed ({}), {} unchanged",
         m.added,
@@ -304,7 +304,7 @@ fn counts_line(m: &mapsleuth_analyze::diff::Counts) -> String {
 }
 
 /// `dumps/flows.json (json, map `flows`, hash, 6 entries)`
-fn side_title(s: &mapsleuth_analyze::diff::SideInfo) -> String {
+fn side_title(s: &mapsleuth_forensics::diff::SideInfo) -> String {
     let mut parts = vec![s.format.to_string()];
     if let Some(n) = &s.map.name {
         parts.push(format!("map `{n}`"));
@@ -327,7 +327,7 @@ fn snapshot_text(s: &Snapshot) -> String {
 }
 
 fn types_text(m: &MapDiff) -> String {
-    let t = |t: &Option<mapsleuth_analyze::dump_report::TypeUse>| {
+    let t = |t: &Option<mapsleuth_forensics::dump_report::TypeUse>| {
         t.as_ref()
             .map_or("-".to_string(), |t| format!("{} ({} B)", t.name, t.size))
     };

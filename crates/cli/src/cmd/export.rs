@@ -6,8 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use mapsleuth_analyze::diff::{diff, DiffOptions, MapDiff};
-use mapsleuth_analyze::dump_report::Types;
+use mapsleuth_forensics::diff::{diff, DiffOptions, MapDiff};
+use mapsleuth_forensics::dump_report::Types;
 use mapsleuth_frames::polars::prelude::{AnyValue, DataFrame};
 use mapsleuth_frames::{FileFormat, WriteOptions};
 
@@ -359,7 +359,7 @@ pub fn query(args: &QueryArgs, out: &mut Out) -> anyhow::Result<i32> {
 // Printing a result
 
 fn hex(b: &[u8]) -> String {
-    mapsleuth_analyze::decode::hex(b)
+    mapsleuth_forensics::decode::hex(b)
 }
 
 /// A cell as JSON: numbers as numbers, bytes as lowercase hex.

@@ -86,12 +86,12 @@ pub fn run(cmd: GoCommand, out: &mut Out) -> anyhow::Result<i32> {
                     .find_type(&type_name)
                     .map_err(|e| e.in_file(&input.btf, 0))?;
                 let table = btf.to_table_for(&[id])?;
-                let opts = mapsleuth_analyze::gogen::GoGenOptions {
+                let opts = mapsleuth_crosscheck::gogen::GoGenOptions {
                     package,
                     type_name: go_name,
                     host_layout,
                 };
-                let source = mapsleuth_analyze::gogen::generate(&table, id, &opts)?;
+                let source = mapsleuth_crosscheck::gogen::generate(&table, id, &opts)?;
                 write!(out.stdout, "{source}")?;
                 Ok(0)
             })

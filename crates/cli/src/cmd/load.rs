@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use mapsleuth_analyze::diff::Snapshot;
-use mapsleuth_analyze::dump_report::{analyze, DumpAnalysis};
-use mapsleuth_analyze::forensics::{ExpectedKeys, Options, TypeRef};
+use mapsleuth_forensics::diff::Snapshot;
+use mapsleuth_forensics::dump_report::{analyze, DumpAnalysis};
+use mapsleuth_forensics::forensics::{ExpectedKeys, Options, TypeRef};
 use mapsleuth_dump::capture_file::{hex, Capture};
 use mapsleuth_dump::{read_file, read_from, Dump, DumpFormat, RawLayout, ReadOptions};
 

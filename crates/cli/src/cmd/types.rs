@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use mapsleuth_analyze::dump_report::Types;
-use mapsleuth_analyze::forensics::TypeRef;
+use mapsleuth_forensics::dump_report::Types;
+use mapsleuth_forensics::forensics::TypeRef;
 use mapsleuth_btf::{discover_maps, Btf, MapDef};
 use mapsleuth_dump::capture_file::Capture;
 use mapsleuth_dump::{parse_bpftool_map_show, Dump, MapMeta};

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use mapsleuth_analyze::forensics::{check_dump, ExpectedKeys, Marks, Options, TypeRef};
+use mapsleuth_forensics::forensics::{check_dump, ExpectedKeys, Marks, Options, TypeRef};
 use mapsleuth_btf::{discover_maps, Btf, BtfBytes, MapDef};
 use mapsleuth_dump::{parse_bpftool_map_show, read_bytes, read_file, Dump, ReadOptions};
 use mapsleuth_dwarf::GoBinary;
@@ -367,7 +367,7 @@ fn d008_d009_d010_strings() {
     let d = dump("events.json");
     let (k, v) = types("events");
     let mut fx =
-        mapsleuth_analyze::forensics::Forensics::new(&d, k, v, Options::default()).unwrap();
+        mapsleuth_forensics::forensics::Forensics::new(&d, k, v, Options::default()).unwrap();
     for e in d.entries().take(2) {
         fx.check(e);
     }
@@ -549,7 +549,7 @@ fn d016_d017_expected_keys() {
     // Expecting exactly what is there.
     let all: String = d
         .entries()
-        .map(|e| mapsleuth_analyze::decode::hex(e.key().unwrap()) + "\n")
+        .map(|e| mapsleuth_forensics::decode::hex(e.key().unwrap()) + "\n")
         .collect();
     let opts = Options {
         expected_keys: Some(ExpectedKeys::parse(&all, 16, Some(ByteOrder::Little)).unwrap()),
@@ -606,7 +606,7 @@ fn d018_silent_with_the_maps_own_btf() {
 #[test]
 fn every_code_is_documented() {
     let doc = std::fs::read_to_string(corpus("../docs/findings.md")).unwrap_or_default();
-    for c in mapsleuth_analyze::forensics::Code::ALL {
+    for c in mapsleuth_forensics::forensics::Code::ALL {
         assert!(
             doc.contains(&format!("### {}", c.as_str())),
             "{} is not in docs/findings.md",

@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
-use mapsleuth_analyze::diff::{
+use mapsleuth_forensics::diff::{
     diff, Basis, ChangeKind, DiffError, DiffOptions, FieldKind, MapDiff,
 };
-use mapsleuth_analyze::dump_report::Types;
-use mapsleuth_analyze::forensics::TypeRef;
+use mapsleuth_forensics::dump_report::Types;
+use mapsleuth_forensics::forensics::TypeRef;
 use mapsleuth_btf::{discover_maps, Btf, BtfBytes, MapDef};
 use mapsleuth_dump::capture_file::{
     ByteOrder, CaptureWriter, MapHeader, ReadMethod, ReadStats, Source, ValueKind,
@@ -486,7 +486,7 @@ fn flat_changes_have_one_row_per_change() {
     );
     // Rows round-trip through JSON (what a data frame loads).
     let text = serde_json::to_string(&rows).unwrap();
-    let back: Vec<mapsleuth_analyze::diff::Change> = serde_json::from_str(&text).unwrap();
+    let back: Vec<mapsleuth_forensics::diff::Change> = serde_json::from_str(&text).unwrap();
     assert_eq!(back, rows);
 }
 

@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use mapsleuth_analyze::crosscheck::{crosscheck, PairReport, Side};
-use mapsleuth_analyze::pairing::MatchRule;
+use mapsleuth_crosscheck::crosscheck::{crosscheck, PairReport, Side};
+use mapsleuth_crosscheck::pairing::MatchRule;
 use mapsleuth_btf::{Btf, BtfBytes};
 use mapsleuth_dwarf::GoBinary;
 use mapsleuth_layout::{ByteOrder, Severity};
@@ -346,7 +346,7 @@ fn go_gen_output_cross_checks_clean() {
             for root in roots.split(',') {
                 let go_name = format!(
                     "example.com/gen/{pkg}.{}",
-                    mapsleuth_analyze::gogen::camel_case(root)
+                    mapsleuth_crosscheck::gogen::camel_case(root)
                 );
                 let (gt, gids) = go.table_for(&[go_name.as_str()]).unwrap();
                 let cid = btf.find_type(root).unwrap();

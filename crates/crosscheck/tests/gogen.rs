@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use mapsleuth_analyze::gogen::{
+use mapsleuth_crosscheck::gogen::{
     generate, generate_file, GoFieldKind, GoFile, GoGenError, GoGenOptions, HEADER,
 };
 use mapsleuth_btf::{Btf, BtfBytes};
@@ -365,7 +365,7 @@ fn expected_fields(table: &TypeTable, name: &str) -> Vec<(String, Option<String>
 }
 
 fn camel(c: &str) -> String {
-    mapsleuth_analyze::gogen::camel_case(c)
+    mapsleuth_crosscheck::gogen::camel_case(c)
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use mapsleuth_analyze::decode::{
+use mapsleuth_forensics::decode::{
     decode, decode_flat, to_bpftool_json, DecodeError, Decoder, FlatDecoder, Value,
 };
 use mapsleuth_btf::{discover_maps, Btf, BtfBytes, MapDef};
