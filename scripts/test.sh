@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite. Tests read only committed files under corpus/; the live-capture
-# tests create real maps with bpf(2) when run as root and print a SKIP line otherwise.
+# The whole test suite, and the rules CI enforces: formatting, clippy with warnings
+# denied (the workspace lints: no unsafe outside capture's syscall module; no print,
+# unwrap or panic in library crates), documentation with warnings denied, then every
+# test. Tests read only committed files under corpus/.
+#
+# Live capture: as root (CI runs as root), the live tests create real maps with bpf(2)
+# and are required (MAPSLEUTH_REQUIRE_LIVE): bpffs is mounted and bpftool installed here
+# when missing, and a test that cannot run fails the run instead of printing SKIP.
+# MAPSLEUTH_NO_LIVE=1 lets them print SKIP instead (a machine without bpf(2)).
 #
 # The export tests read our Parquet files back with two readers that share no code with
 # polars, pyarrow and DuckDB (crates/frames/tests/interop.py): they are installed here,
@@ -20,4 +27,19 @@ if [ -z "${MAPSLEUTH_NO_INTEROP:-}" ]; then
     export MAPSLEUTH_PYTHON="$PWD/$venv/bin/python"
     export MAPSLEUTH_REQUIRE_INTEROP=1
 fi
+
+if [ "$(id -u)" = 0 ] && [ -z "${MAPSLEUTH_NO_LIVE:-}" ]; then
+    if ! mountpoint -q /sys/fs/bpf; then
+        mount -t bpf bpf /sys/fs/bpf
+    fi
+    if ! command -v bpftool >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bpftool >/dev/null
+    fi
+    export MAPSLEUTH_REQUIRE_LIVE=1
+fi
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 cargo test --workspace --locked "$@"

@@ -30,7 +30,7 @@ pub enum ErrorKind {
     BadTypeId(u32),
     #[error("string offset {0} is outside the string section")]
     BadString(u32),
-    #[error("type graph nests deeper than 32 levels")]
+    #[error("type graph nests deeper than {} levels", mapsleuth_layout::MAX_DEPTH)]
     TooDeep,
     #[error("more than {limit} {what}")]
     Limit { what: &'static str, limit: usize },

@@ -48,9 +48,8 @@ pub struct BtfBytes {
 
 impl BtfBytes {
     pub fn read(path: &str) -> Result<Self, BtfError> {
-        let bytes = std::fs::read(path).map_err(|e| {
-            BtfError::at(0, ErrorKind::Io(format!("cannot read {path}: {e}"))).in_file(path, 0)
-        })?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| BtfError::at(0, ErrorKind::Io(format!("cannot read {path}: {e}"))))?;
         if raw::endian_of(&bytes).is_some() {
             // Raw BTF is kept as read, not copied (vmlinux is ~6 MB).
             return Ok(BtfBytes {

@@ -1,6 +1,8 @@
 //! Live tests: real maps created with raw bpf(2), captured, written, read back and
 //! compared byte for byte (and with `bpftool -j map dump` when bpftool is installed).
-//! Where bpf(2) is refused (EPERM, no CAP_BPF) every test prints a SKIP line and returns.
+//! Where bpf(2) is refused (EPERM, no CAP_BPF) every test prints a SKIP line and returns,
+//! unless MAPSLEUTH_REQUIRE_LIVE is set (scripts/test.sh sets it when run as root, as CI
+//! is): then a test that cannot run fails.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::fd::AsFd;
@@ -27,14 +29,18 @@ const QUEUE: u32 = 22;
 const RINGBUF: u32 = 27;
 const BPF_F_NO_PREALLOC: u32 = 1;
 
-/// Prints a SKIP line straight to stderr: libtest captures `eprintln!` of passing
-/// tests, and a skipped test must be visible.
+/// Prints a SKIP line straight to stderr (libtest captures `eprintln!` of passing
+/// tests, and a skipped test must be visible), or fails the test where live tests are
+/// required.
 fn skip(message: &str) {
     use std::io::Write;
     let test = std::thread::current()
         .name()
         .unwrap_or("mapsleuth-capture test")
         .to_string();
+    if std::env::var_os("MAPSLEUTH_REQUIRE_LIVE").is_some() {
+        panic!("{test}: MAPSLEUTH_REQUIRE_LIVE is set, but the test cannot run: {message}");
+    }
     let _ = writeln!(std::io::stderr(), "SKIP {test}: {message}");
 }
 

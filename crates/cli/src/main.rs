@@ -114,7 +114,10 @@ fn main() -> ExitCode {
                     return ExitCode::SUCCESS;
                 }
             }
-            let prefix = if e.downcast_ref::<UsageError>().is_some() {
+            let engine_usage = e
+                .downcast_ref::<mapsleuth_engine::Error>()
+                .is_some_and(mapsleuth_engine::Error::is_usage);
+            let prefix = if engine_usage || e.downcast_ref::<UsageError>().is_some() {
                 "usage"
             } else {
                 "error"

@@ -545,3 +545,47 @@ fn analyze_layout_pairs_with_kernel_btf_by_name() {
         assert!(serious.is_empty(), "{go}: {serious:#?}");
     }
 }
+
+/// An unreadable input is named once: "error: /x.o: cannot read /x.o: ..." said it twice.
+#[test]
+fn unreadable_inputs_are_named_once() {
+    let cases: [&[&str]; 7] = [
+        &["btf", "show", "event", "--btf", "/nonexistent/x.o"],
+        &["go", "show", "main.Event", "--go-bin", "/nonexistent/x.o"],
+        &[
+            "analyze",
+            "layout",
+            "--go-bin",
+            "/nonexistent/x.o",
+            "--btf",
+            "bpf/maps.bpf.o",
+        ],
+        &["analyze", "dump", "/nonexistent/x.o"],
+        &[
+            "analyze",
+            "dump",
+            "dumps/flows.json",
+            "--btf",
+            "/nonexistent/x.o",
+        ],
+        &[
+            "analyze",
+            "dump",
+            "dumps/flows.json",
+            "--map-info",
+            "/nonexistent/x.o",
+        ],
+        &["diff", "/nonexistent/x.o", "dumps/flows.json"],
+    ];
+    for args in cases {
+        let r = run(args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert_eq!(
+            r.stderr.matches("/nonexistent/x.o").count(),
+            1,
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert_eq!(r.stderr.lines().count(), 1, "{args:?}: {}", r.stderr);
+    }
+}

@@ -291,6 +291,16 @@ fn usage_errors_name_the_problem() {
         2,
     );
     assert!(r.stderr.contains("two or more dumps"), "{}", r.stderr);
+    // One input holding two maps of one name (ids 370 and 371): two maps, never one
+    // map's change (this used to report one map's entries removed and added).
+    let r = status(&["query", "SELECT * FROM changes", "dumps/multi.json"], 2);
+    assert!(
+        r.stderr.contains("two or more dumps")
+            && r.stderr.contains("ms_dup (id 370), ms_dup (id 371)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stdout, "");
     let p = temp("part");
     let r = status(
         &[

@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 
+use mapsleuth_btf::{Btf, BtfBytes};
 use mapsleuth_crosscheck::crosscheck::{crosscheck, PairReport, Side};
 use mapsleuth_crosscheck::pairing::MatchRule;
-use mapsleuth_btf::{Btf, BtfBytes};
 use mapsleuth_dwarf::GoBinary;
 use mapsleuth_layout::{ByteOrder, Severity};
 

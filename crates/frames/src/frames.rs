@@ -2,10 +2,10 @@
 
 use std::collections::HashSet;
 
+use mapsleuth_dump::{Dump, Entry, EntryKind};
 use mapsleuth_forensics::decode::{push_hex, FlatDecoder, Value};
 use mapsleuth_forensics::diff::MapDiff;
 use mapsleuth_forensics::dump_report::{DumpAnalysis, Types};
-use mapsleuth_dump::{Dump, Entry, EntryKind};
 use mapsleuth_layout::{Dialect, LeafKind, PaddingKind, TypeId, TypeTable};
 use polars::prelude::*;
 

@@ -2,16 +2,15 @@
 
 use std::io::Write;
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
-use mapsleuth_crosscheck::crosscheck::{crosscheck, CellKind, PairReport, Row, RowStatus, Side};
-use mapsleuth_crosscheck::pairing::{plan_by_name, CCandidate, MatchRule, PairPlan};
+use mapsleuth_crosscheck::crosscheck::{CellKind, PairReport, Row, RowStatus};
+use mapsleuth_crosscheck::pairing::MatchRule;
 use mapsleuth_crosscheck::report::LayoutReport;
-use mapsleuth_btf::{discover_maps, Btf};
-use mapsleuth_layout::{Severity, TypeKind};
+use mapsleuth_engine::{check_layout, LayoutRequest};
+use mapsleuth_layout::Severity;
 
-use crate::cmd::btf::{BtfInput, BtfInputArgs};
-use crate::output::{exit_for, Format, Out, Style, UsageError};
+use crate::cmd::btf::BtfInputArgs;
+use crate::output::{exit_for, Format, Out, Style};
 
 #[derive(Subcommand)]
 pub enum AnalyzeCommand {
@@ -67,161 +66,13 @@ pub fn run(cmd: AnalyzeCommand, out: &mut Out) -> anyhow::Result<i32> {
     }
 }
 
-/// Struct and union types worth checking among a map's key and value.
-fn map_candidates(
-    btf: &Btf,
-    table: &mapsleuth_layout::TypeTable,
-    only: Option<&str>,
-    legacy: &[mapsleuth_btf::LegacyMap],
-) -> anyhow::Result<Vec<CCandidate>> {
-    let maps = discover_maps(btf, table, legacy)?;
-    if let Some(name) = only {
-        if !maps.iter().any(|m| m.name == name) {
-            let names: Vec<&str> = maps.iter().map(|m| m.name.as_str()).collect();
-            return Err(UsageError(format!(
-                "no map named `{name}` in the object; it defines: {}",
-                if names.is_empty() {
-                    "no maps".to_string()
-                } else {
-                    names.join(", ")
-                }
-            ))
-            .into());
-        }
-    }
-    let mut out: Vec<CCandidate> = Vec::new();
-    for m in maps.iter().filter(|m| only.is_none_or(|n| n == m.name)) {
-        for (role, id) in [("key", m.key_type_id), ("value", m.value_type_id)] {
-            let Some(id) = id else { continue };
-            let Ok(resolved) = table.resolve(id) else {
-                continue;
-            };
-            let aggregate = matches!(
-                table.get(resolved).map(|t| &t.kind),
-                Ok(TypeKind::Struct(_) | TypeKind::Union(_))
-            );
-            if !aggregate || out.iter().any(|c| c.id == resolved) {
-                continue;
-            }
-            out.push(CCandidate {
-                name: table.type_name(resolved),
-                id: resolved,
-                map: Some((m.name.clone(), role)),
-            });
-        }
-    }
-    Ok(out)
-}
-
 fn layout(args: &LayoutArgs, out: &mut Out) -> anyhow::Result<i32> {
-    let bin = crate::cmd::go::open(&args.go_bin)?;
-    let go_types = bin
-        .types()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.go_bin))?;
-    let go_structs: Vec<String> = go_types
-        .iter()
-        .filter(|t| t.kind == "struct")
-        .map(|t| t.name.clone())
-        .collect();
-    let input = BtfInput::read(&args.btf)?;
-    let legacy = input.main.legacy_maps.clone();
-    let report = input.with(|btf| {
-        // Explicit pairs, else the maps, else names against kernel structs.
-        let mut plans: Vec<PairPlan> = Vec::new();
-        let mut unpaired = Vec::new();
-        if !args.pair.is_empty() {
-            for p in &args.pair {
-                let (g, c) = p
-                    .split_once('=')
-                    .ok_or_else(|| UsageError(format!("--pair takes GO=C, not `{p}`")))?;
-                let entry = bin.lookup_name(g.trim()).map_err(|e| anyhow::anyhow!("--pair {p}: {}: {e}", args.go_bin))?;
-                let id = btf.find_type(c.trim()).map_err(|e| anyhow::anyhow!("--pair {p}: {}: {e}", args.btf.btf))?;
-                plans.push(PairPlan {
-                    go: entry.name.clone(),
-                    c: CCandidate {
-                        name: c.trim().to_string(),
-                        id,
-                        map: None,
-                    },
-                    rule: MatchRule::Explicit,
-                });
-            }
-        } else {
-            let table = btf.to_table()?;
-            let candidates = map_candidates(btf, &table, args.map.as_deref(), &legacy)?;
-            if !candidates.is_empty() || args.map.is_some() {
-                let (p, u) = plan_by_name(&go_structs, &candidates, args.map.is_some());
-                plans = p;
-                unpaired = u;
-            } else {
-                // No maps (kernel BTF, a raw blob): user Go structs against C structs of
-                // the same name.
-                // Index the C names by their strong and weak keys once; each Go struct
-                // is then a few lookups, not a pass over ~100,000 kernel names.
-                use mapsleuth_crosscheck::pairing::{c_key, c_weak_key, go_key, go_weak_key, is_user_go_type, match_names};
-                let index = btf.name_index();
-                let mut by_key: std::collections::HashMap<String, Vec<&str>> = std::collections::HashMap::new();
-                for name in index.keys() {
-                    by_key.entry(c_key(name)).or_default().push(name);
-                    if let Some(weak) = c_weak_key(name) {
-                        by_key.entry(weak).or_default().push(name);
-                    }
-                }
-                for g in go_structs.iter().filter(|g| is_user_go_type(g)) {
-                    let mut names: Vec<&str> = [Some(go_key(g)), go_weak_key(g)]
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|k| by_key.get(&k))
-                        .flatten()
-                        .copied()
-                        .collect();
-                    names.sort_unstable();
-                    names.dedup();
-                    for name in names {
-                        let Some(rule) = match_names(g, name) else { continue };
-                        let aggregate = index[name].iter().find(|&&id| {
-                            matches!(table.get(id).map(|t| &t.kind), Ok(TypeKind::Struct(_) | TypeKind::Union(_)))
-                        });
-                        if let Some(&id) = aggregate {
-                            plans.push(PairPlan {
-                                go: g.clone(),
-                                c: CCandidate {
-                                    name: table.type_name(id),
-                                    id,
-                                    map: None,
-                                },
-                                rule,
-                            });
-                        }
-                    }
-                }
-            }
-        }
-        if plans.is_empty() && unpaired.is_empty() {
-            return Err(UsageError(
-                "nothing to check: no Go struct matches a BTF type by name; name the pair with --pair GO=C".into(),
-            )
-            .into());
-        }
-        let go_names: Vec<String> = plans.iter().map(|p| p.go.clone()).collect();
-        let (go_table, go_ids) = bin.table_for(&go_names).map_err(|e| anyhow::anyhow!("{}: {e}", args.go_bin))?;
-        let c_ids: Vec<u32> = plans.iter().map(|p| p.c.id).collect();
-        let c_table = btf.to_table_for(&c_ids)?;
-        let mut pairs = Vec::new();
-        for (plan, go_id) in plans.iter().zip(go_ids) {
-            let r = crosscheck(Side { table: &go_table, id: go_id }, Side { table: &c_table, id: plan.c.id }, plan.rule)
-                .with_context(|| format!("checking {} against {}", plan.go, plan.c.name))?;
-            pairs.push(r);
-        }
-        Ok(LayoutReport::new(
-            args.go_bin.clone(),
-            bin.go_version().map(str::to_string),
-            bin.target().clone(),
-            args.btf.btf.clone(),
-            c_table.target.clone(),
-            pairs,
-            &unpaired,
-        ))
+    let report = check_layout(&LayoutRequest {
+        go_bin: args.go_bin.clone(),
+        btf: args.btf.btf.clone(),
+        btf_base: args.btf.btf_base.clone(),
+        pairs: args.pair.clone(),
+        map: args.map.clone(),
     })?;
     match out.format {
         Format::Json => out.json(&report)?,

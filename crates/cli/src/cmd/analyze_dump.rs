@@ -5,13 +5,14 @@ use std::io::{BufWriter, Write};
 
 use anyhow::Context;
 use clap::Args;
+use mapsleuth_dump::{Dump, EntryKind};
 use mapsleuth_forensics::dump_report::{DumpReport, EntryLine};
 use mapsleuth_forensics::forensics::{ExpectedKeys, TypeRef};
-use mapsleuth_dump::{Dump, EntryKind};
 use mapsleuth_layout::{Finding, Severity};
 
-use crate::cmd::load::{load, Analysed, DumpSources};
-use crate::cmd::types::{usage, TypeSource};
+use mapsleuth_engine::{Analysed, Error, TypeSource};
+
+use crate::cmd::load::DumpSources;
 use crate::output::{exit_for, Format, Out, Style};
 
 pub const AFTER_HELP: &str = "Types (TYPES):
@@ -58,15 +59,19 @@ fn expected_keys(
     text: Option<&str>,
     dump: &Dump,
     key: Option<TypeRef<'_>>,
-) -> anyhow::Result<Option<ExpectedKeys>> {
+) -> mapsleuth_engine::Result<Option<ExpectedKeys>> {
     let Some(text) = text else { return Ok(None) };
     let file = args.expect_keys.as_deref().unwrap_or("");
     let size = match key {
-        Some(k) => Some(k.table.size_of(k.id)? as usize),
+        Some(k) => Some(
+            k.table
+                .size_of(k.id)
+                .map_err(|e| Error::layout("--expect-keys: the key type", e))? as usize,
+        ),
         None => dump.key_size(),
     };
     let Some(size) = size else {
-        return Err(usage(format!(
+        return Err(Error::usage(format!(
             "--expect-keys {file}: the key size of {} is unknown (no entries and no key type)",
             dump.source.name
         )));
@@ -74,14 +79,14 @@ fn expected_keys(
     let order = key.map(|k| k.table.target.byte_order);
     ExpectedKeys::parse(text, size, order)
         .map(Some)
-        .map_err(|e| usage(format!("--expect-keys {file}: {e}")))
+        .map_err(|e| Error::usage(format!("--expect-keys {file}: {e}")))
 }
 
 pub fn run(args: &DumpArgs, out: &mut Out) -> anyhow::Result<i32> {
     if out.format == Format::Csv {
         return Err(out.unsupported("analyze dump"));
     }
-    let src = TypeSource::read(&args.sources.types)?;
+    let src = TypeSource::read(&args.sources.types.spec())?;
     let keys_text = args
         .expect_keys
         .as_deref()
@@ -89,7 +94,7 @@ pub fn run(args: &DumpArgs, out: &mut Out) -> anyhow::Result<i32> {
             std::fs::read_to_string(f).with_context(|| format!("cannot read --expect-keys {f}"))
         })
         .transpose()?;
-    let done = load(&src, &args.sources, &mut |dump, key| {
+    let done = args.sources.load(&src, &mut |dump, key| {
         expected_keys(args, keys_text.as_deref(), dump, key)
     })?;
     let all: Vec<Finding> = done

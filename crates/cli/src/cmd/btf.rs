@@ -5,7 +5,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use mapsleuth_btf::{check_file, check_system, discover_maps, Btf, BtfBytes, BtfCheck, Kind};
+use mapsleuth_btf::{check_file, check_system, discover_maps, BtfCheck, Kind};
+use mapsleuth_engine::BtfInput;
 use mapsleuth_layout::Severity;
 use serde::Serialize;
 
@@ -77,36 +78,10 @@ pub struct BtfInputArgs {
     pub btf_base: Option<String>,
 }
 
-/// The bytes of a BTF file and of its base, kept together so a split `Btf` can borrow
-/// both.
-pub struct BtfInput {
-    pub main: BtfBytes,
-    pub base: Option<BtfBytes>,
-}
-
-impl BtfInput {
-    pub fn read(args: &BtfInputArgs) -> anyhow::Result<Self> {
-        Ok(BtfInput {
-            main: BtfBytes::read(&args.btf)?,
-            base: args.btf_base.as_deref().map(BtfBytes::read).transpose()?,
-        })
-    }
-
-    /// Parses (the base first) and hands the BTF to `f`.
-    pub fn with<R>(&self, f: impl FnOnce(&Btf) -> anyhow::Result<R>) -> anyhow::Result<R> {
-        let locate = |e: mapsleuth_btf::BtfError, b: &BtfBytes| e.in_file(&b.path, b.file_offset);
-        match &self.base {
-            Some(base) => {
-                let base_btf = Btf::parse(&base.data).map_err(|e| locate(e, base))?;
-                let btf = Btf::parse_split(&self.main.data, &base_btf)
-                    .map_err(|e| locate(e, &self.main))?;
-                f(&btf)
-            }
-            None => {
-                let btf = Btf::parse(&self.main.data).map_err(|e| locate(e, &self.main))?;
-                f(&btf)
-            }
-        }
+impl BtfInputArgs {
+    /// Reads the file (and its base).
+    pub fn read(&self) -> anyhow::Result<BtfInput> {
+        Ok(BtfInput::read(&self.btf, self.btf_base.as_deref())?)
     }
 }
 
@@ -135,7 +110,7 @@ pub fn run(cmd: BtfCommand, out: &mut Out) -> anyhow::Result<i32> {
 }
 
 fn show(type_name: &str, args: &BtfInputArgs, out: &mut Out) -> anyhow::Result<i32> {
-    let input = BtfInput::read(args)?;
+    let input = args.read()?;
     input.with(|btf| {
         let id = btf
             .find_type(type_name)
@@ -196,7 +171,7 @@ fn types(
         .map(regex::Regex::new)
         .transpose()
         .map_err(|e| UsageError(format!("bad --name regex: {e}")))?;
-    let input = BtfInput::read(args)?;
+    let input = args.read()?;
     input.with(|btf| {
         let mut rows = Vec::new();
         for id in btf.first_id()..=btf.count() {
@@ -285,7 +260,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 }
 
 fn maps(args: &BtfInputArgs, out: &mut Out) -> anyhow::Result<i32> {
-    let input = BtfInput::read(args)?;
+    let input = args.read()?;
     let legacy = input.main.legacy_maps.clone();
     input.with(|btf| {
         let table = btf.to_table()?;

@@ -5,15 +5,17 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use clap::Args;
+use mapsleuth_dump::{Dump, DumpFormat};
 use mapsleuth_forensics::diff::{
     diff, ChangeKind, DiffOptions, DiffReport, EntryChange, EntryState, FieldChange, FieldKind,
     MapDiff, Snapshot, Tree, UnpairedMap,
 };
-use mapsleuth_dump::{Dump, DumpFormat};
 use mapsleuth_frames::{FileFormat, WriteOptions};
 
-use crate::cmd::load::{read_input, read_options, snapshot_of};
-use crate::cmd::types::{resolve, same_map_name, usage, Caller, TypeArgs, TypeSource};
+use mapsleuth_engine::{pair_maps, read_input, resolve, Inputs, MapIdentity, Purpose, TypeSource};
+
+use crate::cmd::load::read_options;
+use crate::cmd::types::{usage, TypeArgs};
 use crate::output::{csv_field, Format, Out, Style};
 
 pub const AFTER_HELP: &str =
@@ -97,29 +99,18 @@ pub struct DiffArgs {
 // ---------------------------------------------------------------------------------------
 // Reading
 
-/// Pairs the maps of the two inputs: the only map of each, else by name (in order),
-/// else by position. `--map NAME` keeps only that map of inputs holding several.
+/// Pairs the maps of the two inputs by the engine's rule: the sole map of each, else by
+/// name, then id, then place. `--map NAME` keeps only that map of inputs holding several.
 fn pair(
     old: Vec<Dump>,
     new: Vec<Dump>,
     want: Option<&str>,
 ) -> (Vec<(Dump, Dump)>, Vec<UnpairedMap>) {
-    let keep = |ds: Vec<Dump>| -> Vec<Dump> {
-        match want {
-            Some(w) if ds.len() > 1 => ds
-                .into_iter()
-                .filter(|d| d.meta.name.as_deref().is_some_and(|n| same_map_name(n, w)))
-                .collect(),
-            _ => ds,
-        }
+    let p = {
+        let o: Vec<MapIdentity<'_>> = old.iter().map(|d| MapIdentity::of(0, d)).collect();
+        let n: Vec<MapIdentity<'_>> = new.iter().map(|d| MapIdentity::of(1, d)).collect();
+        pair_maps(&o, &n, want, Inputs::OldAndNew)
     };
-    let (old, new) = (keep(old), keep(new));
-    if old.len() == 1 && new.len() == 1 {
-        return (old.into_iter().zip(new).collect(), Vec::new());
-    }
-    let mut new: Vec<Option<Dump>> = new.into_iter().map(Some).collect();
-    let mut pairs = Vec::new();
-    let mut unpaired = Vec::new();
     let unpaired_of = |side: &str, d: &Dump| UnpairedMap {
         side: side.to_string(),
         file: d.source.name.to_string(),
@@ -127,23 +118,19 @@ fn pair(
         name: d.meta.name.clone(),
         entries: d.len(),
     };
-    for o in old {
-        let found = new.iter().position(|n| {
-            n.as_ref()
-                .is_some_and(|n| match (&o.meta.name, &n.meta.name) {
-                    (Some(a), Some(b)) => a == b,
-                    (None, None) => o.source.map_index == n.source.map_index,
-                    _ => false,
-                })
-        });
-        match found.and_then(|i| new[i].take()) {
-            Some(n) => pairs.push((o, n)),
-            None => unpaired.push(unpaired_of("old", &o)),
-        }
-    }
-    for n in new.into_iter().flatten() {
-        unpaired.push(unpaired_of("new", &n));
-    }
+    let mut unpaired: Vec<UnpairedMap> = p
+        .old_only
+        .iter()
+        .map(|&i| unpaired_of("old", &old[i]))
+        .collect();
+    unpaired.extend(p.new_only.iter().map(|&j| unpaired_of("new", &new[j])));
+    let mut old: Vec<Option<Dump>> = old.into_iter().map(Some).collect();
+    let mut new: Vec<Option<Dump>> = new.into_iter().map(Some).collect();
+    let pairs = p
+        .pairs
+        .iter()
+        .filter_map(|&(i, j)| old[i].take().zip(new[j].take()))
+        .collect();
     (pairs, unpaired)
 }
 
@@ -156,27 +143,32 @@ pub fn run(args: &DiffArgs, out: &mut Out) -> anyhow::Result<i32> {
     if args.old == "-" && args.new == "-" {
         return Err(usage("only one of OLD and NEW can be `-` (standard input)"));
     }
-    let src = TypeSource::read(&args.types)?;
+    let src = TypeSource::read(&args.types.spec())?;
+    let spec = args.types.spec();
     let opts = read_options(args.input_format, args.key_size, args.value_size);
     // The two inputs are read at once (two cores: about half the time for big dumps).
     let (old, new) = std::thread::scope(|s| {
         let old = s.spawn(|| read_input(&args.old, args.map_info.as_deref(), &opts));
         let new = read_input(&args.new, args.map_info.as_deref(), &opts);
-        let old = old
-            .join()
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("{}: reading failed", args.old)));
+        let old = old.join().unwrap_or_else(|_| {
+            Err(mapsleuth_engine::Error::usage(format!(
+                "{}: reading failed",
+                args.old
+            )))
+        });
         (old, new)
     });
     let (old, new) = (old?, new?);
+    let (old_snapshot, new_snapshot) = (old.snapshot(), new.snapshot());
     let (pairs, unpaired) = pair(old.dumps, new.dumps, args.types.map.as_deref());
     let diff_opts = DiffOptions { force: args.force };
     let mut maps = Vec::with_capacity(pairs.len());
     for (o, n) in &pairs {
         // One set of types for both: NEW's, else OLD's (captures carry their own).
-        let rn = resolve(&src, &args.types, n, new.capture.as_ref(), Caller::Diff);
+        let rn = resolve(&src, &spec, n, new.capture.as_ref(), Purpose::Diff);
         let r = match rn {
             Ok(r) if r.has_types() => r,
-            first => match resolve(&src, &args.types, o, old.capture.as_ref(), Caller::Diff) {
+            first => match resolve(&src, &spec, o, old.capture.as_ref(), Purpose::Diff) {
                 Ok(r) if r.has_types() => r,
                 other => first.or(other)?,
             },
@@ -184,10 +176,10 @@ pub fn run(args: &DiffArgs, out: &mut Out) -> anyhow::Result<i32> {
         let mut m = diff(o, n, &r.types(), &diff_opts)?;
         m.notes.splice(0..0, r.notes.iter().cloned());
         if o.source.format == DumpFormat::Capture {
-            m.old.snapshot = old.capture.as_ref().map(snapshot_of);
+            m.old.snapshot = old_snapshot.clone();
         }
         if n.source.format == DumpFormat::Capture {
-            m.new.snapshot = new.capture.as_ref().map(snapshot_of);
+            m.new.snapshot = new_snapshot.clone();
         }
         maps.push(m);
     }

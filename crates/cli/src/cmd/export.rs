@@ -11,8 +11,10 @@ use mapsleuth_forensics::dump_report::Types;
 use mapsleuth_frames::polars::prelude::{AnyValue, DataFrame};
 use mapsleuth_frames::{FileFormat, WriteOptions};
 
-use crate::cmd::load::{load, Analysed, DumpSources};
-use crate::cmd::types::{same_map_name, usage, TypeSource};
+use mapsleuth_engine::{consecutive_pairs, Analysed, MapIdentity, TypeSource};
+
+use crate::cmd::load::DumpSources;
+use crate::cmd::types::usage;
 use crate::output::{csv_field, Format, Out, Style};
 
 pub const EXPORT_HELP: &str = "Tables (--table):
@@ -24,8 +26,10 @@ pub const EXPORT_HELP: &str = "Tables (--table):
   findings   source, map, snapshot, code, severity, message, type_name, field,
              byte_offset, key, fix
   layout     one row per leaf field and padding region of the key and value types
-  changes    what changed between consecutive dumps of one map (give two or more, oldest
-             first; two dumps are compared whatever their names): old_source, new_source,
+  changes    what changed between consecutive dumps of one map: inputs oldest first, each
+             map against the same map (by name, then id) in the nearest earlier input;
+             two inputs of one map each are OLD and NEW whatever their names, as for
+             `diff`; maps of one input are never compared: old_source, new_source,
              old_snapshot, new_snapshot, map, key, kind, field_kind, path, cpu, old, new
 docs/frames.md lists every column and dtype.
 
@@ -143,7 +147,7 @@ struct Loaded<'s> {
 }
 
 fn read<'s>(src: &'s TypeSource, input: &DumpSources) -> anyhow::Result<Loaded<'s>> {
-    let dumps = load(src, input, &mut |_, _| Ok(None))?;
+    let dumps = input.load(src, &mut |_, _| Ok(None))?;
     Ok(Loaded { dumps })
 }
 
@@ -160,21 +164,17 @@ impl Loaded<'_> {
             .collect()
     }
 
-    /// Diffs of consecutive dumps of each map, in the order given.
+    /// Diffs of consecutive dumps of each map: each dump against the dump of the same
+    /// map in the nearest earlier input (the engine's map pairing rule, as `diff`'s).
     fn diffs(&self) -> anyhow::Result<Vec<MapDiff>> {
+        let ids: Vec<MapIdentity<'_>> = self
+            .dumps
+            .iter()
+            .map(|a| MapIdentity::of(a.input, &a.dump))
+            .collect();
         let mut out = Vec::new();
-        // Two dumps are OLD and NEW whatever their names say, as for `diff`.
-        let two = self.dumps.len() == 2;
-        for (i, new) in self.dumps.iter().enumerate() {
-            let same_map = |old: &&Analysed<'_>| match (&old.dump.meta.name, &new.dump.meta.name) {
-                _ if two => true,
-                (Some(a), Some(b)) => same_map_name(a, b) || same_map_name(b, a),
-                (None, None) => old.dump.source.map_index == new.dump.source.map_index,
-                _ => false,
-            };
-            let Some(old) = self.dumps[..i].iter().rev().find(same_map) else {
-                continue;
-            };
+        for (o, n) in consecutive_pairs(&ids) {
+            let (old, new) = (&self.dumps[o], &self.dumps[n]);
             // NEW's types explain the change, else OLD's (captures carry their own).
             let types: Types<'_> = if new.resolved.has_types() {
                 new.resolved.types()
@@ -194,11 +194,38 @@ impl Loaded<'_> {
             out.push(m);
         }
         if out.is_empty() {
-            return Err(usage(
-                "the changes table needs two or more dumps of one map (oldest first)",
-            ));
+            return Err(usage(format!(
+                "the changes table needs two or more dumps of one map, from different inputs \
+                 (oldest first); the inputs hold {}",
+                self.map_list()
+            )));
         }
         Ok(out)
+    }
+
+    /// `multi.json: ms_dup (id 370), ms_dup (id 371)`: what the inputs hold.
+    fn map_list(&self) -> String {
+        let mut by_input: Vec<(String, Vec<String>)> = Vec::new();
+        for a in &self.dumps {
+            let d = &a.dump;
+            let mut map = d
+                .meta
+                .name
+                .clone()
+                .unwrap_or_else(|| "a map without a name".into());
+            if let Some(id) = d.meta.id {
+                map.push_str(&format!(" (id {id})"));
+            }
+            match by_input.last_mut() {
+                Some((file, maps)) if **file == *d.source.name => maps.push(map),
+                _ => by_input.push((d.source.name.to_string(), vec![map])),
+            }
+        }
+        let parts: Vec<String> = by_input
+            .iter()
+            .map(|(file, maps)| format!("{file}: {}", maps.join(", ")))
+            .collect();
+        parts.join("; ")
     }
 
     fn frame(&self, table: Table) -> anyhow::Result<DataFrame> {
@@ -316,7 +343,7 @@ fn timed<T>(out: &Out, what: &str, f: impl FnOnce() -> anyhow::Result<T>) -> any
 }
 
 pub fn export(args: &ExportArgs, out: &mut Out) -> anyhow::Result<i32> {
-    let src = TypeSource::read(&args.input.types)?;
+    let src = TypeSource::read(&args.input.types.spec())?;
     let loaded = timed(out, "read and analysed", || read(&src, &args.input))?;
     let opts = write_options(
         &args.output,
@@ -334,7 +361,7 @@ pub fn export(args: &ExportArgs, out: &mut Out) -> anyhow::Result<i32> {
 pub fn query(args: &QueryArgs, out: &mut Out) -> anyhow::Result<i32> {
     let tables =
         mapsleuth_frames::referenced_tables(&args.sql).map_err(|e| usage(e.to_string()))?;
-    let src = TypeSource::read(&args.input.types)?;
+    let src = TypeSource::read(&args.input.types.spec())?;
     let loaded = read(&src, &args.input)?;
     let mut frames = Vec::new();
     for (t, spellings) in tables {

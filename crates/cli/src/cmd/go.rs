@@ -80,7 +80,7 @@ pub fn run(cmd: GoCommand, out: &mut Out) -> anyhow::Result<i32> {
             if out.format != Format::Table {
                 return Err(out.unsupported("go gen"));
             }
-            let bytes = crate::cmd::btf::BtfInput::read(&input)?;
+            let bytes = input.read()?;
             bytes.with(|btf| {
                 let id = btf
                     .find_type(&type_name)
@@ -100,7 +100,7 @@ pub fn run(cmd: GoCommand, out: &mut Out) -> anyhow::Result<i32> {
 }
 
 pub fn open(path: &str) -> anyhow::Result<GoBinary<'static>> {
-    GoBinary::open(path).map_err(|e| anyhow::anyhow!("{path}: {e}"))
+    Ok(mapsleuth_engine::open_go_binary(path)?)
 }
 
 fn show(type_name: &str, go_bin: &str, out: &mut Out) -> anyhow::Result<i32> {

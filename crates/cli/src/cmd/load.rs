@@ -1,20 +1,15 @@
-//! Reading dumps and analysing them with their types: what `analyze dump`, `export` and
-//! `query` share.
+//! The dump inputs of `analyze dump`, `export` and `query` (the arguments they share), and
+//! progress bars while the engine reads and analyses them.
 
 use std::io::IsTerminal;
-use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use mapsleuth_forensics::diff::Snapshot;
-use mapsleuth_forensics::dump_report::{analyze, DumpAnalysis};
-use mapsleuth_forensics::forensics::{ExpectedKeys, Options, TypeRef};
-use mapsleuth_dump::capture_file::{hex, Capture};
-use mapsleuth_dump::{read_file, read_from, Dump, DumpFormat, RawLayout, ReadOptions};
+use mapsleuth_dump::{DumpFormat, RawLayout, ReadOptions};
+use mapsleuth_engine::{Analysed, DumpRequest, ExpectedFn, Progress, TypeSource};
 
-use crate::cmd::types::{map_info, resolve, Caller, Resolved, TypeArgs, TypeSource};
+use crate::cmd::types::TypeArgs;
 
 /// The dumps and how to read them: the arguments `analyze dump`, `export` and `query`
 /// share.
@@ -43,8 +38,27 @@ pub struct DumpSources {
 }
 
 impl DumpSources {
-    pub fn read_options(&self) -> ReadOptions {
-        read_options(self.input_format, self.key_size, self.value_size)
+    pub fn request(&self) -> DumpRequest {
+        DumpRequest {
+            inputs: self.dumps.clone(),
+            types: self.types.spec(),
+            map_info: self.map_info.clone(),
+            read: read_options(self.input_format, self.key_size, self.value_size),
+        }
+    }
+
+    /// Reads and analyses every dump, with progress bars on a terminal.
+    pub fn load<'s>(
+        &self,
+        src: &'s TypeSource,
+        expected: &mut ExpectedFn<'_>,
+    ) -> anyhow::Result<Vec<Analysed<'s>>> {
+        Ok(mapsleuth_engine::load(
+            src,
+            &self.request(),
+            expected,
+            &mut Bars::default(),
+        )?)
     }
 }
 
@@ -64,157 +78,52 @@ pub fn read_options(
     }
 }
 
-/// One input file (or `-`): its dumps, with `bpftool map show` information merged, and
-/// the capture it is (for its BTF and snapshot identity).
-pub struct Input {
-    pub dumps: Vec<Dump>,
-    pub capture: Option<Capture<Vec<u8>>>,
-    /// Per dump: the file its map information came from, when some was merged.
-    pub info_from: Vec<Option<String>>,
+/// A spinner while a big input is read, a bar while a big dump is analysed; only when
+/// stderr is a terminal.
+#[derive(Default)]
+struct Bars {
+    bar: Option<ProgressBar>,
 }
 
-pub fn read_input(
-    path: &str,
-    map_info_arg: Option<&str>,
-    opts: &ReadOptions,
-) -> anyhow::Result<Input> {
-    let spin = spinner(path);
-    let mut dumps = if path == "-" {
-        read_from(std::io::stdin().lock(), "<stdin>", opts)?
-    } else {
-        read_file(path, opts)?
-    };
-    if let Some(s) = spin {
-        s.finish_and_clear();
+impl Progress for Bars {
+    fn reading(&mut self, path: &str, size: Option<u64>) {
+        let size = size.unwrap_or(0);
+        if !std::io::stderr().is_terminal() || size < (32 << 20) {
+            return;
+        }
+        let pb = ProgressBar::new_spinner();
+        pb.set_message(format!("reading {path} ({} MB)", size >> 20));
+        pb.enable_steady_tick(Duration::from_millis(120));
+        self.bar = Some(pb);
     }
-    let capture = if path != "-" && dumps.iter().any(|d| d.source.format == DumpFormat::Capture) {
-        Some(Capture::read_file(Path::new(path))?)
-    } else {
-        None
-    };
-    let mut info_from = vec![None; dumps.len()];
-    if let Some((metas, from)) = map_info(map_info_arg, path)? {
-        let several = dumps.len() > 1;
-        for (d, merged) in dumps.iter_mut().zip(&mut info_from) {
-            let pick = match metas.as_slice() {
-                [one] if !several => Some(one),
-                many => many.iter().find(|m| {
-                    (m.id.is_some() && m.id == d.meta.id)
-                        || (m.name.is_some() && m.name == d.meta.name)
-                }),
-            };
-            if let Some(meta) = pick {
-                d.merge_meta(meta);
-                *merged = Some(from.clone());
-            }
+
+    fn read_done(&mut self) {
+        if let Some(pb) = self.bar.take() {
+            pb.finish_and_clear();
         }
     }
-    Ok(Input {
-        dumps,
-        capture,
-        info_from,
-    })
-}
 
-/// The keys expected in a dump, given the dump and its key type.
-pub type ExpectedFn<'a> =
-    dyn FnMut(&Dump, Option<TypeRef<'_>>) -> anyhow::Result<Option<ExpectedKeys>> + 'a;
-
-/// One dump, analysed, with the types that decoded it.
-pub struct Analysed<'s> {
-    pub dump: Dump,
-    pub analysis: DumpAnalysis,
-    pub resolved: Resolved<'s>,
-    /// A capture's snapshot identity.
-    pub snapshot: Option<Snapshot>,
-}
-
-/// A capture's snapshot identity, as `diff` and the frames show it.
-pub fn snapshot_of(cap: &Capture<Vec<u8>>) -> Snapshot {
-    let h = cap.header();
-    Snapshot {
-        snapshot_id: h.snapshot_id.clone(),
-        finished_at: h.finished_at.clone(),
-        hostname: h.source.hostname.clone(),
-        kernel_release: h.source.kernel_release.clone(),
-        digest: hex(cap.digest()),
+    fn analysing(&mut self, name: &str, entries: u64) {
+        if !std::io::stderr().is_terminal() || entries < 200_000 {
+            return;
+        }
+        let pb = ProgressBar::new(entries);
+        pb.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} entries ({eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        pb.set_message(name.to_string());
+        self.bar = Some(pb);
     }
-}
 
-/// A progress bar on stderr for big inputs, when stderr is a terminal.
-fn bar(len: u64, msg: String) -> Option<ProgressBar> {
-    if !std::io::stderr().is_terminal() || len < 200_000 {
-        return None;
-    }
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} entries ({eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    pb.set_message(msg);
-    Some(pb)
-}
-
-fn spinner(path: &str) -> Option<ProgressBar> {
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    if !std::io::stderr().is_terminal() || size < (32 << 20) {
-        return None;
-    }
-    let pb = ProgressBar::new_spinner();
-    pb.set_message(format!("reading {path} ({} MB)", size >> 20));
-    pb.enable_steady_tick(Duration::from_millis(120));
-    Some(pb)
-}
-
-/// Reads every dump of `inputs` and analyses it with its types. `expected` gives the
-/// keys expected in a dump (`analyze dump --expect-keys`).
-pub fn load<'s>(
-    src: &'s TypeSource,
-    inputs: &DumpSources,
-    expected: &mut ExpectedFn<'_>,
-) -> anyhow::Result<Vec<Analysed<'s>>> {
-    let opts = inputs.read_options();
-    let mut done = Vec::new();
-    for path in &inputs.dumps {
-        let input = read_input(path, inputs.map_info.as_deref(), &opts)?;
-        let snapshot = input.capture.as_ref().map(snapshot_of);
-        for (dump, info_from) in input.dumps.into_iter().zip(input.info_from) {
-            let mut notes = Vec::new();
-            if let Some(from) = info_from {
-                notes.push(format!("map information from {from}"));
-            }
-            let capture = input
-                .capture
-                .as_ref()
-                .filter(|_| matches!(src, TypeSource::None));
-            let mut resolved = resolve(src, &inputs.types, &dump, capture, Caller::AnalyzeDump)?;
-            let types = resolved.types();
-            let forensic = Options {
-                max_entries_hint: resolved.max_entries.clone(),
-                expected_keys: expected(&dump, types.key)?,
-                ..Options::default()
-            };
-            let pb = bar(dump.len() as u64, dump.source.name.to_string());
-            let mut analysis = analyze(&dump, &types, forensic, &mut |n| {
-                if let Some(pb) = &pb {
-                    pb.set_position(n);
-                }
-            })
-            .with_context(|| format!("{}: decoding with the given types", dump.source.name))?;
-            if let Some(pb) = pb {
-                pb.finish_and_clear();
-            }
-            notes.append(&mut resolved.notes);
-            notes.append(&mut analysis.notes);
-            analysis.notes = notes;
-            done.push(Analysed {
-                dump,
-                analysis,
-                resolved,
-                snapshot: snapshot.clone(),
-            });
+    fn analysed(&mut self, done: u64) {
+        if let Some(pb) = &self.bar {
+            pb.set_position(done);
         }
     }
-    Ok(done)
+
+    fn analysis_done(&mut self) {
+        self.read_done();
+    }
 }

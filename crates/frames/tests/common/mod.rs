@@ -4,10 +4,10 @@
 
 use std::path::PathBuf;
 
-use mapsleuth_forensics::dump_report::{analyze, DumpAnalysis, Types};
-use mapsleuth_forensics::forensics::{Options, TypeRef};
 use mapsleuth_btf::{discover_maps, Btf, BtfBytes, MapDef};
 use mapsleuth_dump::{parse_bpftool_map_show, read_file, Dump, ReadOptions};
+use mapsleuth_forensics::dump_report::{analyze, DumpAnalysis, Types};
+use mapsleuth_forensics::forensics::{Options, TypeRef};
 use mapsleuth_frames::DumpInput;
 use mapsleuth_layout::TypeTable;
 
