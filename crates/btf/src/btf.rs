@@ -8,7 +8,6 @@ use mapsleuth_layout::{
     ByteOrder, Composite, EnumValue, IntEncoding, Member, Qualifier, Target, Type, TypeKind,
     TypeTable,
 };
-use nom::number::Endianness;
 
 use crate::raw::{self, BtfType, Common, Header, Kind, MAX_TYPES};
 use crate::{BtfError, ErrorKind};
@@ -79,7 +78,7 @@ impl<'a> Btf<'a> {
                     },
                 ));
             }
-            let (_, (name_off, info, so)) = raw::parse_common(&types[pos..], header.endian)
+            let (_, (name_off, info, so)) = raw::parse_common(&types[pos..], header.endian())
                 .map_err(|_| {
                     BtfError::at(
                         types_at + pos,
@@ -121,15 +120,8 @@ impl<'a> Btf<'a> {
         })
     }
 
-    pub fn endian(&self) -> Endianness {
-        self.header.endian
-    }
-
     pub fn byte_order(&self) -> ByteOrder {
-        match self.header.endian {
-            Endianness::Big => ByteOrder::Big,
-            _ => ByteOrder::Little,
-        }
+        self.header.byte_order
     }
 
     /// The highest type id (base types included for split BTF).
@@ -170,7 +162,7 @@ impl<'a> Btf<'a> {
             .ok_or_else(|| BtfError::at(0, ErrorKind::BadTypeId(id)))? as usize;
         let at = self.types_at + off;
         let rec = &self.types[off..];
-        let e = self.header.endian;
+        let e = self.header.endian();
         let parse = || -> Option<(Common, BtfType)> {
             let (rest, (n, info, so)) = raw::parse_common(rec, e).ok()?;
             let c = raw::split_info(n, info, so).ok()?;
@@ -230,7 +222,7 @@ impl<'a> Btf<'a> {
     /// Ids of the types named `name` (base first).
     pub fn ids_named(&self, name: &str) -> Vec<u32> {
         let mut out = self.base.map(|b| b.ids_named(name)).unwrap_or_default();
-        let e = self.header.endian;
+        let e = self.header.endian();
         for (i, &off) in self.offsets.iter().enumerate() {
             let Ok((_, (name_off, _, _))) = raw::parse_common(&self.types[off as usize..], e)
             else {
@@ -468,7 +460,7 @@ impl<'a> Btf<'a> {
         let mut best: Option<(usize, u32)> = None;
         for &off in &self.offsets {
             let Ok((_, (name_off, info, size))) =
-                raw::parse_common(&self.types[off as usize..], self.header.endian)
+                raw::parse_common(&self.types[off as usize..], self.header.endian())
             else {
                 continue;
             };

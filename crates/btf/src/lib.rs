@@ -7,12 +7,13 @@ mod btf;
 mod check;
 mod error;
 mod maps;
-pub mod raw;
+mod raw;
 mod source;
 
 pub use btf::Btf;
 pub use check::{check_file, check_system, BtfCheck, CoreVerdict, KernelConfig, ModuleCheck};
 pub use error::{BtfError, ErrorKind};
 pub use maps::{discover_maps, map_type_name, MapDef, MapSource};
-pub use raw::{BtfType, Kind};
+// The record parsers (nom) stay inside; the header and records are ours.
+pub use raw::{byte_order_of, parse_header, BtfType, Header, Kind};
 pub use source::{BtfBytes, Container, LegacyMap};

@@ -6,17 +6,17 @@ use nom::number::complete::{i32 as le_i32, u16 as nu16, u32 as nu32, u8 as nu8};
 use nom::number::Endianness;
 use nom::{IResult, Parser};
 
+use mapsleuth_layout::ByteOrder;
+
 use crate::{BtfError, ErrorKind};
 
-pub const BTF_MAGIC: u16 = 0xeb9f;
 /// A BTF type graph larger than this many types is refused (vmlinux has ~150,000).
 pub const MAX_TYPES: usize = 4_000_000;
-/// Members, enum values or parameters of one type: BTF's vlen is 16 bits anyway.
-pub const MAX_VLEN: usize = 0xffff;
 
+/// The BTF header (`struct btf_header`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
-    pub endian: Endianness,
+    pub byte_order: ByteOrder,
     pub version: u8,
     pub flags: u8,
     pub hdr_len: u32,
@@ -296,15 +296,31 @@ pub struct Common {
     pub size_or_type: u32,
 }
 
-pub fn endian_of(data: &[u8]) -> Option<Endianness> {
+impl Header {
+    /// The byte order as nom's parsers take it (nom stays inside this crate).
+    pub(crate) fn endian(&self) -> Endianness {
+        nom_endian(self.byte_order)
+    }
+}
+
+fn nom_endian(order: ByteOrder) -> Endianness {
+    match order {
+        ByteOrder::Little => Endianness::Little,
+        ByteOrder::Big => Endianness::Big,
+    }
+}
+
+/// The byte order of raw BTF, from its magic; `None` when it is not BTF.
+pub fn byte_order_of(data: &[u8]) -> Option<ByteOrder> {
     match data.get(..2)? {
-        [0x9f, 0xeb] => Some(Endianness::Little),
-        [0xeb, 0x9f] => Some(Endianness::Big),
+        [0x9f, 0xeb] => Some(ByteOrder::Little),
+        [0xeb, 0x9f] => Some(ByteOrder::Big),
         _ => None,
     }
 }
 
-fn header_fields(e: Endianness) -> impl Fn(&[u8]) -> IResult<&[u8], Header> {
+fn header_fields(order: ByteOrder) -> impl Fn(&[u8]) -> IResult<&[u8], Header> {
+    let e = nom_endian(order);
     move |i| {
         let (i, (_magic, version, flags, hdr_len)) = (nu16(e), nu8, nu8, nu32(e)).parse(i)?;
         let (i, (type_off, type_len, str_off, str_len)) =
@@ -312,7 +328,7 @@ fn header_fields(e: Endianness) -> impl Fn(&[u8]) -> IResult<&[u8], Header> {
         Ok((
             i,
             Header {
-                endian: e,
+                byte_order: order,
                 version,
                 flags,
                 hdr_len,
@@ -326,7 +342,7 @@ fn header_fields(e: Endianness) -> impl Fn(&[u8]) -> IResult<&[u8], Header> {
 }
 
 pub fn parse_header(data: &[u8]) -> Result<Header, BtfError> {
-    let endian = endian_of(data).ok_or_else(|| {
+    let endian = byte_order_of(data).ok_or_else(|| {
         BtfError::at(
             0,
             ErrorKind::BadMagic {

@@ -50,7 +50,7 @@ impl BtfBytes {
     pub fn read(path: &str) -> Result<Self, BtfError> {
         let bytes = std::fs::read(path)
             .map_err(|e| BtfError::at(0, ErrorKind::Io(format!("cannot read {path}: {e}"))))?;
-        if raw::endian_of(&bytes).is_some() {
+        if raw::byte_order_of(&bytes).is_some() {
             // Raw BTF is kept as read, not copied (vmlinux is ~6 MB).
             return Ok(BtfBytes {
                 path: path.to_string(),
@@ -66,7 +66,7 @@ impl BtfBytes {
     /// Raw BTF is taken as is; anything starting with the ELF magic is searched for
     /// a `.BTF` section.
     pub fn from_file_bytes(path: &str, bytes: &[u8]) -> Result<Self, BtfError> {
-        if raw::endian_of(bytes).is_some() {
+        if raw::byte_order_of(bytes).is_some() {
             return Ok(BtfBytes {
                 path: path.to_string(),
                 data: bytes.to_vec(),

@@ -10,10 +10,10 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use mapsleuth_btf::raw::{self, Header};
 use mapsleuth_btf::{
     discover_maps, Btf, BtfBytes, BtfError, BtfType, Container, ErrorKind, Kind, LegacyMap,
 };
+use mapsleuth_btf::{parse_header, Header};
 use mapsleuth_layout::TypeKind;
 
 fn corpus(p: &str) -> PathBuf {
@@ -415,7 +415,7 @@ fn inputs() -> Vec<Input> {
 }
 
 fn header(blob: &[u8]) -> Header {
-    raw::parse_header(blob).unwrap()
+    parse_header(blob).unwrap()
 }
 
 // ---------------------------------------------------------------------------------------
