@@ -13,8 +13,8 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use mapsleuth_crosscheck::gogen::{generate_file, GoFile, GoGenOptions};
 use mapsleuth_btf::{Btf, BtfBytes};
+use mapsleuth_crosscheck::gogen::{generate_file, GoFile, GoGenOptions};
 
 struct Args {
     describe: Option<String>,

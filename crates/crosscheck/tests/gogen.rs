@@ -7,10 +7,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use mapsleuth_btf::{Btf, BtfBytes};
 use mapsleuth_crosscheck::gogen::{
     generate, generate_file, GoFieldKind, GoFile, GoGenError, GoGenOptions, HEADER,
 };
-use mapsleuth_btf::{Btf, BtfBytes};
 use mapsleuth_layout::{
     ByteOrder, Composite, IntEncoding, Member, Target, Type, TypeId, TypeKind, TypeTable,
 };
