@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 
 use mapsleuth_layout::{
-    ByteOrder, IntEncoding, LayoutError, TypeId, TypeKind, TypeTable, MAX_DEPTH,
+    ByteOrder, EnumValue, IntEncoding, LayoutError, TypeId, TypeKind, TypeTable, MAX_DEPTH,
 };
 use serde::Serialize;
 
@@ -425,34 +425,45 @@ struct EnumDecl {
 /// A C member as the body generator sees it, anonymous structs flattened.
 #[derive(Clone, Debug)]
 enum Piece {
-    /// A member with bytes of its own. `name` is `None` for an anonymous union.
-    Value {
-        name: Option<String>,
-        c_path: String,
-        ty: TypeId,
-        off: u64,
-        size: u64,
-    },
-    Bit {
-        c_path: String,
-        ty: TypeId,
-        bit: u64,
-        width: u32,
-        unit: u64,
-    },
-    /// Zero-size: flexible array members, `[0]` markers, empty structs.
-    Zero {
-        c_path: String,
-        ty: TypeId,
-        off: u64,
-    },
+    Value(ValuePiece),
+    Bit(Bitfield),
+    Zero(ZeroPiece),
+}
+
+/// A member with bytes of its own.
+#[derive(Clone, Debug)]
+struct ValuePiece {
+    /// `None` for an anonymous union.
+    name: Option<String>,
+    c_path: String,
+    ty: TypeId,
+    off: u64,
+    size: u64,
+}
+
+/// `width` bits from bit `bit` of the struct, declared in a type of `unit` bytes.
+#[derive(Clone, Debug)]
+struct Bitfield {
+    c_path: String,
+    ty: TypeId,
+    bit: u64,
+    width: u32,
+    unit: u64,
+}
+
+/// Zero-size: flexible array members, `[0]` markers, empty structs.
+#[derive(Clone, Debug)]
+struct ZeroPiece {
+    c_path: String,
+    ty: TypeId,
+    off: u64,
 }
 
 /// Bitfields sharing storage bytes `[start, end)`.
 struct BitGroup {
     start: u64,
     end: u64,
-    bits: Vec<(String, TypeId, u64, u32)>,
+    bits: Vec<Bitfield>,
 }
 
 /// What a C type becomes at one offset.
@@ -468,6 +479,29 @@ struct Rendered {
     sub: Vec<GoField>,
 }
 
+impl Rendered {
+    /// A one-line Go type with no comment lines and no sub-fields.
+    fn line(ty: String, align: u64, kind: GoFieldKind, note: Option<&'static str>) -> Self {
+        Rendered {
+            ty: GoTy::Line(ty),
+            align,
+            kind,
+            note,
+            doc: Vec::new(),
+            sub: Vec::new(),
+        }
+    }
+}
+
+/// A generated struct body.
+struct Body {
+    items: Vec<Item>,
+    /// The largest Go alignment of its fields (1 for none).
+    go_align: u64,
+    /// Whether a member had to become raw bytes because Go cannot align it.
+    any_unaligned: bool,
+}
+
 struct Gen<'a> {
     table: &'a TypeTable,
     host_layout: bool,
@@ -481,17 +515,19 @@ struct Gen<'a> {
     enums: Vec<EnumDecl>,
 }
 
+fn unsupported(what: &str, reason: impl Into<String>) -> GoGenError {
+    GoGenError::Unsupported {
+        what: what.to_string(),
+        reason: reason.into(),
+    }
+}
+
+// ------------------------------------------------------------------ named types
+
 impl Gen<'_> {
     fn too_deep(&self, id: TypeId) -> GoGenError {
         GoGenError::TooDeep {
             name: self.table.type_name(id),
-        }
-    }
-
-    fn unsupported(&self, what: &str, reason: impl Into<String>) -> GoGenError {
-        GoGenError::Unsupported {
-            what: what.to_string(),
-            reason: reason.into(),
         }
     }
 
@@ -509,7 +545,7 @@ impl Gen<'_> {
         if let Some(&slot) = self.struct_slots.get(&id) {
             return match self.structs[slot] {
                 Some(_) => Ok(slot),
-                None => Err(self.unsupported(
+                None => Err(unsupported(
                     &format!("`{}`", self.table.type_name(id)),
                     "it contains itself",
                 )),
@@ -521,13 +557,9 @@ impl Gen<'_> {
             (None, Some(h)) => format!("{own} (typedef {h})"),
             _ => own,
         };
-        let base = explicit.unwrap_or_else(|| {
-            let c = camel_case(hint.as_deref().unwrap_or(""));
-            if c.is_empty() {
-                "Anon".to_string()
-            } else {
-                c
-            }
+        let base = explicit.unwrap_or_else(|| match camel_case(hint.as_deref().unwrap_or("")) {
+            c if c.is_empty() => "Anon".to_string(),
+            c => c,
         });
         let name = unique(&mut self.taken, &base);
         let slot = self.structs.len();
@@ -537,14 +569,34 @@ impl Gen<'_> {
         let size = table.size_of(id)?;
         let cap = GO_MAX_ALIGN.min(pow2_dividing(size));
         let mut fields = Vec::new();
-        let (body, go_align, any_unaligned) = self.body(id, "", "", cap, depth + 1, &mut fields)?;
-        let c_align = table.align_of(id)?;
+        let body = self.body(id, "", "", cap, depth + 1, &mut fields)?;
+        let meta = GoStruct {
+            name,
+            c_name,
+            type_id: id,
+            size,
+            c_align: table.align_of(id)?,
+            go_align: body.go_align,
+            fields,
+        };
+        self.structs[slot] = Some(StructDecl {
+            doc: self.struct_doc(&meta, body.any_unaligned),
+            meta,
+            body: body.items,
+        });
+        Ok(slot)
+    }
+
+    /// The doc comment of a generated struct: what it mirrors, and where Go differs.
+    fn struct_doc(&self, s: &GoStruct, any_unaligned: bool) -> Vec<String> {
+        let (name, c_name, size, c_align) = (&s.name, &s.c_name, s.size, s.c_align);
         let mut doc = vec![format!(
             "{name} mirrors C {c_name}: {size} bytes, aligned to {c_align}."
         )];
         if any_unaligned {
             doc.push("Members at offsets Go cannot align (a packed struct) are raw bytes.".into());
         }
+        let go_align = s.go_align;
         let go32 = go_align.min(GO_ALIGN_32BIT);
         let c_align64 = u64::from(c_align);
         if go_align != c_align64 || go32 != c_align64 {
@@ -564,20 +616,7 @@ impl Gen<'_> {
         if self.big_endian {
             doc.push("The C side is big-endian: multi-byte fields hold big-endian values.".into());
         }
-        self.structs[slot] = Some(StructDecl {
-            meta: GoStruct {
-                name,
-                c_name,
-                type_id: id,
-                size,
-                c_align,
-                go_align,
-                fields,
-            },
-            doc,
-            body,
-        });
-        Ok(slot)
+        doc
     }
 
     /// The Go enum type for the C enum `id` (resolved), generated once.
@@ -592,11 +631,10 @@ impl Gen<'_> {
             values,
         } = &table.get(id)?.kind
         else {
-            return Err(self.unsupported(hint, "not an enum"));
+            return Err(unsupported(hint, "not an enum"));
         };
-        let underlying = int_type(*size, *signed).ok_or_else(|| {
-            self.unsupported(&format!("enum {hint}"), format!("{size}-byte enums"))
-        })?;
+        let underlying = int_type(*size, *signed)
+            .ok_or_else(|| unsupported(&format!("enum {hint}"), format!("{size}-byte enums")))?;
         let base = camel_case(hint);
         let name = unique(
             &mut self.taken,
@@ -606,21 +644,8 @@ impl Gen<'_> {
         if table.get(id)?.name.is_none() {
             c_name = format!("{c_name} (typedef {hint})");
         }
-        let mut doc = vec![format!(
-            "{name} mirrors C {c_name}: {size} byte{}, {}.",
-            if *size == 1 { "" } else { "s" },
-            if *signed { "signed" } else { "unsigned" }
-        )];
-        let bits = size * 8;
-        let modulus = 1i128 << bits;
-        if !*signed && *size <= 4 && values.iter().any(|v| v.value >= modulus / 2) {
-            doc.push(format!(
-                "BTF marks it unsigned, so values of {:#x} and above are kept as they are, \
-                 though C may have meant them negative (BTF without the signedness flag \
-                 cannot tell).",
-                modulus / 2
-            ));
-        }
+        let doc = enum_doc(&name, &c_name, *size, *signed, values);
+        let modulus = 1i128 << (size * 8);
         // Strip the prefix every value shares (`CS_` of `CS_CLOSED`, `CS_NEW`).
         let names: Vec<&str> = values.iter().map(|v| v.name.as_str()).collect();
         let prefix = common_prefix(&names);
@@ -629,16 +654,7 @@ impl Gen<'_> {
         for v in values {
             let rest = camel_case(&v.name[prefix..]);
             let cname = unique(&mut self.taken, &format!("{name}{rest}"));
-            let wrapped = if *signed {
-                let m = v.value.rem_euclid(modulus);
-                if m >= modulus / 2 {
-                    m - modulus
-                } else {
-                    m
-                }
-            } else {
-                v.value.rem_euclid(modulus)
-            };
+            let wrapped = wrap_to(v.value, modulus, *signed);
             let comment = (wrapped != v.value).then(|| format!("// C value {}", v.value));
             lines.push((cname.clone(), format!("= {wrapped}"), comment));
             constants.push(GoConst {
@@ -647,17 +663,14 @@ impl Gen<'_> {
                 value: wrapped,
             });
         }
+        let meta = GoEnum {
+            name: name.clone(),
+            c_name,
+            underlying: underlying.to_string(),
+            constants,
+        };
         self.enum_slots.insert(id, self.enums.len());
-        self.enums.push(EnumDecl {
-            meta: GoEnum {
-                name: name.clone(),
-                c_name,
-                underlying: underlying.to_string(),
-                constants,
-            },
-            doc,
-            lines,
-        });
+        self.enums.push(EnumDecl { meta, doc, lines });
         Ok(name)
     }
 
@@ -690,28 +703,19 @@ impl Gen<'_> {
                 // A "bitfield" as wide as its aligned type is an ordinary member.
                 let whole = u64::from(width) == unit_bits && unit_bits > 0 && bits % unit_bits == 0;
                 if !whole {
-                    let Some(c_path) = c_path else { continue };
-                    if width == 0 {
-                        continue;
-                    }
-                    if size == 0 || size > 16 {
-                        return Err(self.unsupported(
-                            &format!("bitfield `{c_path}`"),
-                            format!("a {size}-byte storage unit"),
-                        ));
-                    }
-                    out.push(Piece::Bit {
+                    let field = c_path.map(|c_path| Bitfield {
                         c_path,
                         ty: m.ty,
                         bit: bits,
                         width,
                         unit: size,
                     });
+                    out.extend(bit_piece(field)?);
                     continue;
                 }
             }
             if bits % 8 != 0 {
-                return Err(self.unsupported(
+                return Err(unsupported(
                     &format!("`{}`", c_path.as_deref().unwrap_or("an anonymous member")),
                     "a member that is not a bitfield starts inside a byte",
                 ));
@@ -722,369 +726,30 @@ impl Gen<'_> {
                 (None, TypeKind::Struct(_)) => {
                     self.collect(resolved, bits, c_prefix, depth + 1, out)?
                 }
-                (None, TypeKind::Union(_)) if size > 0 => out.push(Piece::Value {
+                (None, TypeKind::Union(_)) if size > 0 => out.push(Piece::Value(ValuePiece {
                     name: None,
                     c_path: c_prefix.to_string(),
                     ty: m.ty,
                     off,
                     size,
-                }),
+                })),
                 // Unnamed scalars are padding in all but name.
                 (None, _) => {}
-                (Some(c_path), _) if size == 0 => out.push(Piece::Zero {
+                (Some(c_path), _) if size == 0 => out.push(Piece::Zero(ZeroPiece {
                     c_path,
                     ty: m.ty,
                     off,
-                }),
-                (Some(c_path), _) => out.push(Piece::Value {
+                })),
+                (Some(c_path), _) => out.push(Piece::Value(ValuePiece {
                     name: name.map(str::to_string),
                     c_path,
                     ty: m.ty,
                     off,
                     size,
-                }),
+                })),
             }
         }
         Ok(())
-    }
-
-    /// The fields of struct or union `id` laid out explicitly. `cap` is the largest Go
-    /// alignment any field may have (it divides the struct's offset in every container
-    /// and its size). Returns the items, the Go alignment and whether any member had to
-    /// become raw bytes.
-    fn body(
-        &mut self,
-        id: TypeId,
-        c_prefix: &str,
-        go_prefix: &str,
-        cap: u64,
-        depth: u32,
-        fields: &mut Vec<GoField>,
-    ) -> Result<(Vec<Item>, u64, bool), GoGenError> {
-        if depth > MAX_DEPTH {
-            return Err(self.too_deep(id));
-        }
-        let table = self.table;
-        let (size, is_union) = match &table.get(id)?.kind {
-            TypeKind::Struct(c) => (c.size, false),
-            TypeKind::Union(c) => (c.size, true),
-            other => {
-                return Err(GoGenError::NotAggregate {
-                    name: table.type_name(id),
-                    kind: kind_article(other).to_string(),
-                })
-            }
-        };
-        let what = |p: &str| {
-            if p.is_empty() {
-                format!("`{}`", table.type_name(id))
-            } else {
-                format!("`{}.{p}`", table.type_name(id))
-            }
-        };
-        let mut pieces = Vec::new();
-        if is_union {
-            // A union at the top: one field of its bytes.
-            if size > 0 {
-                pieces.push(Piece::Value {
-                    name: None,
-                    c_path: c_prefix.to_string(),
-                    ty: id,
-                    off: 0,
-                    size,
-                });
-            }
-        } else {
-            self.collect(id, 0, c_prefix, depth, &mut pieces)?;
-        }
-
-        // Members with bytes of their own, in offset order, must not overlap.
-        let mut values: Vec<(u64, u64)> = Vec::new();
-        for p in &pieces {
-            if let Piece::Value {
-                off,
-                size: s,
-                c_path,
-                ..
-            } = p
-            {
-                let end = off.checked_add(*s).ok_or(LayoutError::Overflow { id })?;
-                if end > size {
-                    return Err(self.unsupported(&what(c_path), "it extends past the struct"));
-                }
-                values.push((*off, end));
-            }
-        }
-        values.sort();
-        for w in values.windows(2) {
-            if w[1].0 < w[0].1 {
-                return Err(self.unsupported(&what(""), "members overlap"));
-            }
-        }
-
-        // Bitfields into storage groups: each bitfield's bytes widened to its declared
-        // storage unit as far as no other member or earlier group is in the way; groups
-        // whose bytes overlap merge.
-        let mut bits: Vec<&Piece> = pieces
-            .iter()
-            .filter(|p| matches!(p, Piece::Bit { .. }))
-            .collect();
-        bits.sort_by_key(|p| match p {
-            Piece::Bit { bit, .. } => *bit,
-            _ => 0,
-        });
-        let mut groups: Vec<BitGroup> = Vec::new();
-        for p in bits {
-            let Piece::Bit {
-                c_path,
-                ty,
-                bit,
-                width,
-                unit,
-            } = p
-            else {
-                continue;
-            };
-            let end_bit = bit
-                .checked_add(u64::from(*width))
-                .ok_or(LayoutError::Overflow { id })?;
-            let (core_start, core_end) = (bit / 8, end_bit.div_ceil(8));
-            if core_end > size {
-                return Err(self.unsupported(&what(c_path), "it extends past the struct"));
-            }
-            if values.iter().any(|&(s, e)| s < core_end && core_start < e) {
-                return Err(self.unsupported(&what(c_path), "it overlaps another member"));
-            }
-            let unit_start = bit / (unit * 8) * unit;
-            let unit_end = unit_start.saturating_add(*unit);
-            let below = values
-                .iter()
-                .filter(|&&(_, e)| e <= core_start)
-                .map(|&(_, e)| e)
-                .max()
-                .unwrap_or(0);
-            let above = values
-                .iter()
-                .filter(|&&(s, _)| s >= core_end)
-                .map(|&(s, _)| s)
-                .min()
-                .unwrap_or(size);
-            let closed = match groups.len() {
-                0 | 1 => 0,
-                n => groups[n - 2].end,
-            };
-            let start = core_start.min(unit_start.max(below).max(closed));
-            let end = core_end.max(unit_end.min(above));
-            let entry = (c_path.clone(), *ty, *bit, *width);
-            match groups.last_mut() {
-                Some(g) if start < g.end => {
-                    g.end = g.end.max(end);
-                    g.bits.push(entry);
-                }
-                last => {
-                    let floor = last.map_or(0, |g| g.end);
-                    groups.push(BitGroup {
-                        start: start.max(floor),
-                        end,
-                        bits: vec![entry],
-                    });
-                }
-            }
-        }
-
-        // Everything in offset order; zero-size members first at equal offsets.
-        enum Slot<'p> {
-            Value(&'p Piece),
-            Group(usize),
-            Zero(&'p Piece),
-        }
-        let mut slots: Vec<(u64, u8, usize, Slot)> = Vec::new();
-        for (i, p) in pieces.iter().enumerate() {
-            match p {
-                Piece::Value { off, .. } => slots.push((*off, 1, i, Slot::Value(p))),
-                Piece::Zero { off, .. } => slots.push((*off, 0, i, Slot::Zero(p))),
-                Piece::Bit { .. } => {}
-            }
-        }
-        for (i, g) in groups.iter().enumerate() {
-            slots.push((g.start, 1, pieces.len() + i, Slot::Group(i)));
-        }
-        slots.sort_by_key(|(off, rank, order, _)| (*off, *rank, *order));
-
-        let last_end = values
-            .iter()
-            .map(|&(_, e)| e)
-            .chain(groups.iter().map(|g| g.end))
-            .max()
-            .unwrap_or(0);
-        let mut items = Vec::new();
-        let mut used: HashSet<String> = HashSet::new();
-        used.insert("_".to_string());
-        let mut cursor = 0u64;
-        let mut go_align = 1u64;
-        let mut any_unaligned = false;
-        if self.host_layout {
-            items.push(Item::Field {
-                name: "_".into(),
-                ty: GoTy::Line("structs.HostLayout".into()),
-                comment: None,
-            });
-        }
-        let pad = |items: &mut Vec<Item>, n: u64| {
-            items.push(Item::Field {
-                name: "_".into(),
-                ty: GoTy::Line(format!("[{n}]byte")),
-                comment: None,
-            })
-        };
-        for (start, _, _, slot) in slots {
-            if start > cursor {
-                pad(&mut items, start - cursor);
-                cursor = start;
-            }
-            match slot {
-                Slot::Zero(Piece::Zero { c_path, ty, off }) => {
-                    // Flexible: an array that nothing with bytes follows.
-                    let flexible = last_end <= *off
-                        && matches!(table.get(table.resolve(*ty)?)?.kind, TypeKind::Array { .. });
-                    let c_type = table.type_name(*ty);
-                    items.push(Item::Comment(if flexible {
-                        format!(
-                            "C flexible array member {c_path} ({c_type}) at offset {off}: \
-                             not mirrored (a zero-size last field would make Go pad the struct)"
-                        )
-                    } else {
-                        format!(
-                            "C zero-size member {c_path} ({c_type}) at offset {off}: not mirrored"
-                        )
-                    }));
-                }
-                Slot::Zero(_) => {}
-                Slot::Value(Piece::Value {
-                    name,
-                    c_path,
-                    ty,
-                    off,
-                    size: vsize,
-                }) => {
-                    let (go_name, c_members) = match name {
-                        Some(n) => (camel_case(n), vec![c_path.clone()]),
-                        None => {
-                            let (parts, paths) = self.alternatives(*ty, c_path, depth)?;
-                            (joined_name(&parts, "Union"), paths)
-                        }
-                    };
-                    let go_name = unique(
-                        &mut used,
-                        if go_name.is_empty() {
-                            "Field"
-                        } else {
-                            &go_name
-                        },
-                    );
-                    let go_path = join_path(go_prefix, &go_name);
-                    let r = self.go_type(*ty, *off, cap, depth + 1, c_path, &go_path)?;
-                    go_align = go_align.max(r.align);
-                    any_unaligned |= r.kind == GoFieldKind::Unaligned;
-                    for line in &r.doc {
-                        items.push(Item::Comment(line.clone()));
-                    }
-                    let comment = match (&r.ty, r.kind) {
-                        (_, GoFieldKind::Union) | (GoTy::Inline { .. }, _) => None,
-                        _ => Some(match r.note {
-                            Some(note) => format!("// C {} {note}", table.type_name(*ty)),
-                            None => format!("// C {}", table.type_name(*ty)),
-                        }),
-                    };
-                    fields.push(GoField {
-                        path: go_path,
-                        offset: *off,
-                        size: *vsize,
-                        go_type: r.ty.summary(),
-                        kind: r.kind,
-                        c_members,
-                    });
-                    fields.extend(r.sub);
-                    items.push(Item::Field {
-                        name: go_name,
-                        ty: r.ty,
-                        comment,
-                    });
-                    cursor = off + vsize;
-                }
-                Slot::Value(_) => {}
-                Slot::Group(i) => {
-                    let g = &groups[i];
-                    let n = g.end - g.start;
-                    let int = matches!(n, 1 | 2 | 4 | 8) && g.start.is_multiple_of(n) && n <= cap;
-                    let go_type = if int {
-                        go_align = go_align.max(n);
-                        format!("uint{}", n * 8)
-                    } else {
-                        format!("[{n}]byte")
-                    };
-                    let parts: Vec<String> = g
-                        .bits
-                        .iter()
-                        .map(|(p, ..)| camel_case(p.rsplit('.').next().unwrap_or(p)))
-                        .collect();
-                    let go_name = unique(&mut used, &joined_name(&parts, "Bits"));
-                    items.push(Item::Comment(if int {
-                        format!("C bitfields ({go_name} >> shift & mask):")
-                    } else {
-                        format!(
-                            "C bitfields in these {n} bytes (bit 0 is the {} significant bit \
-                             of the first byte):",
-                            if self.big_endian { "most" } else { "least" }
-                        )
-                    }));
-                    for (c_path, ty, bit, width) in &g.bits {
-                        let rel = bit - g.start * 8;
-                        let signed = match &table.get(table.resolve(*ty)?)?.kind {
-                            TypeKind::Int { signed, .. } | TypeKind::Enum { signed, .. } => *signed,
-                            _ => false,
-                        };
-                        let sign = if signed { ", signed" } else { "" };
-                        let decl = format!("{c_path} {}:{width}", table.type_name(*ty));
-                        items.push(Item::Comment(if int {
-                            let shift = if self.big_endian {
-                                n * 8 - rel - u64::from(*width)
-                            } else {
-                                rel
-                            };
-                            let mask = if *width >= 128 {
-                                u128::MAX
-                            } else {
-                                (1u128 << width) - 1
-                            };
-                            format!("  {decl}: shift {shift}, mask {mask:#x}{sign}")
-                        } else if *width == 1 {
-                            format!("  {decl}: bit {rel}{sign}")
-                        } else {
-                            format!("  {decl}: bits {rel}-{}{sign}", rel + u64::from(*width) - 1)
-                        }));
-                    }
-                    fields.push(GoField {
-                        path: join_path(go_prefix, &go_name),
-                        offset: g.start,
-                        size: n,
-                        go_type: go_type.clone(),
-                        kind: GoFieldKind::Bitfields,
-                        c_members: g.bits.iter().map(|(p, ..)| p.clone()).collect(),
-                    });
-                    items.push(Item::Field {
-                        name: go_name,
-                        ty: GoTy::Line(go_type),
-                        comment: None,
-                    });
-                    cursor = g.end;
-                }
-            }
-        }
-        if size > cursor {
-            pad(&mut items, size - cursor);
-        }
-        Ok((items, go_align, any_unaligned))
     }
 
     /// Names (for the Go field) and C paths of the alternatives of the union `ty`:
@@ -1158,18 +823,7 @@ impl Gen<'_> {
             match m.name.as_deref().filter(|n| !n.is_empty()) {
                 Some(n) => doc.push(format!("  {n} {c_type}")),
                 None => {
-                    let mut listed = Vec::new();
-                    let mut more = 0usize;
-                    self.visible_at(m.ty, "", 0, depth + 1, &mut |name, _, t, off| {
-                        if listed.len() < MAX_LISTED {
-                            listed.push(format!("{name} {} at +{off}", table.type_name(t)));
-                        } else {
-                            more += 1;
-                        }
-                    })?;
-                    if more > 0 {
-                        listed.push(format!("and {more} more"));
-                    }
+                    let listed = self.anonymous_alternative(m.ty, depth)?;
                     doc.push(format!("  {c_type}: {}", listed.join(", ")));
                 }
             }
@@ -1177,6 +831,639 @@ impl Gen<'_> {
         Ok(doc)
     }
 
+    /// The members of an anonymous union alternative, at most [`MAX_LISTED`] of them.
+    fn anonymous_alternative(&self, ty: TypeId, depth: u32) -> Result<Vec<String>, GoGenError> {
+        let table = self.table;
+        let mut listed = Vec::new();
+        let mut more = 0usize;
+        self.visible_at(ty, "", 0, depth + 1, &mut |name, _, t, off| {
+            if listed.len() < MAX_LISTED {
+                listed.push(format!("{name} {} at +{off}", table.type_name(t)));
+            } else {
+                more += 1;
+            }
+        })?;
+        if more > 0 {
+            listed.push(format!("and {more} more"));
+        }
+        Ok(listed)
+    }
+}
+
+/// A bitfield member as a piece: none when it is unnamed or zero-width (C padding), an
+/// error when its storage unit is no size Go can hold.
+fn bit_piece(field: Option<Bitfield>) -> Result<Option<Piece>, GoGenError> {
+    let Some(field) = field else { return Ok(None) };
+    if field.width == 0 {
+        return Ok(None);
+    }
+    if field.unit == 0 || field.unit > 16 {
+        return Err(unsupported(
+            &format!("bitfield `{}`", field.c_path),
+            format!("a {}-byte storage unit", field.unit),
+        ));
+    }
+    Ok(Some(Piece::Bit(field)))
+}
+
+/// The doc comment of a generated enum.
+fn enum_doc(
+    name: &str,
+    c_name: &str,
+    size: u32,
+    signed: bool,
+    values: &[EnumValue],
+) -> Vec<String> {
+    let mut doc = vec![format!(
+        "{name} mirrors C {c_name}: {size} byte{}, {}.",
+        if size == 1 { "" } else { "s" },
+        if signed { "signed" } else { "unsigned" }
+    )];
+    let modulus = 1i128 << (size * 8);
+    if !signed && size <= 4 && values.iter().any(|v| v.value >= modulus / 2) {
+        doc.push(format!(
+            "BTF marks it unsigned, so values of {:#x} and above are kept as they are, \
+             though C may have meant them negative (BTF without the signedness flag \
+             cannot tell).",
+            modulus / 2
+        ));
+    }
+    doc
+}
+
+/// `value` as a constant of the Go integer type with `modulus` values has it.
+fn wrap_to(value: i128, modulus: i128, signed: bool) -> i128 {
+    let m = value.rem_euclid(modulus);
+    if signed && m >= modulus / 2 {
+        m - modulus
+    } else {
+        m
+    }
+}
+
+// ------------------------------------------------------------------ bodies
+
+/// The aggregate a body is generated for, and what it inherits from its container.
+struct Scope<'s> {
+    table: &'s TypeTable,
+    id: TypeId,
+    size: u64,
+    c_prefix: &'s str,
+    go_prefix: &'s str,
+    /// The largest Go alignment any field may have: it divides the aggregate's offset in
+    /// every container and its size.
+    cap: u64,
+    depth: u32,
+}
+
+impl Scope<'_> {
+    /// How an error names the member at `c_path` (the aggregate itself when empty).
+    fn what(&self, c_path: &str) -> String {
+        if c_path.is_empty() {
+            format!("`{}`", self.table.type_name(self.id))
+        } else {
+            format!("`{}.{c_path}`", self.table.type_name(self.id))
+        }
+    }
+}
+
+impl Gen<'_> {
+    /// The fields of struct or union `id` laid out explicitly. `cap` is the largest Go
+    /// alignment any field may have (it divides the struct's offset in every container
+    /// and its size).
+    fn body(
+        &mut self,
+        id: TypeId,
+        c_prefix: &str,
+        go_prefix: &str,
+        cap: u64,
+        depth: u32,
+        fields: &mut Vec<GoField>,
+    ) -> Result<Body, GoGenError> {
+        if depth > MAX_DEPTH {
+            return Err(self.too_deep(id));
+        }
+        let table = self.table;
+        let (size, is_union) = match &table.get(id)?.kind {
+            TypeKind::Struct(c) => (c.size, false),
+            TypeKind::Union(c) => (c.size, true),
+            other => {
+                return Err(GoGenError::NotAggregate {
+                    name: table.type_name(id),
+                    kind: kind_article(other).to_string(),
+                })
+            }
+        };
+        let scope = Scope {
+            table,
+            id,
+            size,
+            c_prefix,
+            go_prefix,
+            cap,
+            depth,
+        };
+        let pieces = self.pieces(&scope, is_union)?;
+        let values = value_spans(&scope, &pieces)?;
+        let groups = BitGrouper::group(&scope, &values, &pieces)?;
+        let last_end = values
+            .iter()
+            .map(|&(_, e)| e)
+            .chain(groups.iter().map(|g| g.end))
+            .max()
+            .unwrap_or(0);
+        let mut writer = BodyWriter::new(self, &scope, fields, last_end);
+        for slot in offset_order(&pieces, &groups) {
+            writer.write(slot)?;
+        }
+        Ok(writer.finish())
+    }
+
+    /// The members of a body; a union at the top is one field of its bytes.
+    fn pieces(&self, scope: &Scope, is_union: bool) -> Result<Vec<Piece>, GoGenError> {
+        let mut pieces = Vec::new();
+        if !is_union {
+            self.collect(scope.id, 0, scope.c_prefix, scope.depth, &mut pieces)?;
+        } else if scope.size > 0 {
+            pieces.push(Piece::Value(ValuePiece {
+                name: None,
+                c_path: scope.c_prefix.to_string(),
+                ty: scope.id,
+                off: 0,
+                size: scope.size,
+            }));
+        }
+        Ok(pieces)
+    }
+}
+
+/// The byte spans `[start, end)` of the members with bytes of their own, in offset order:
+/// inside the aggregate, and not overlapping.
+fn value_spans(scope: &Scope, pieces: &[Piece]) -> Result<Vec<(u64, u64)>, GoGenError> {
+    let mut values: Vec<(u64, u64)> = Vec::new();
+    for p in pieces {
+        if let Piece::Value(v) = p {
+            let end = v
+                .off
+                .checked_add(v.size)
+                .ok_or(LayoutError::Overflow { id: scope.id })?;
+            if end > scope.size {
+                return Err(unsupported(
+                    &scope.what(&v.c_path),
+                    "it extends past the struct",
+                ));
+            }
+            values.push((v.off, end));
+        }
+    }
+    values.sort();
+    if values.windows(2).any(|w| w[1].0 < w[0].1) {
+        return Err(unsupported(&scope.what(""), "members overlap"));
+    }
+    Ok(values)
+}
+
+/// Bitfields into storage groups: each bitfield's bytes widened to its declared storage
+/// unit as far as no other member or earlier group is in the way; groups whose bytes
+/// overlap merge.
+struct BitGrouper<'g> {
+    scope: &'g Scope<'g>,
+    /// Spans of the members with bytes of their own.
+    values: &'g [(u64, u64)],
+    groups: Vec<BitGroup>,
+}
+
+impl<'g> BitGrouper<'g> {
+    fn group(
+        scope: &'g Scope<'g>,
+        values: &'g [(u64, u64)],
+        pieces: &[Piece],
+    ) -> Result<Vec<BitGroup>, GoGenError> {
+        let mut bits: Vec<&Bitfield> = pieces
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Bit(b) => Some(b),
+                _ => None,
+            })
+            .collect();
+        bits.sort_by_key(|b| b.bit);
+        let mut grouper = BitGrouper {
+            scope,
+            values,
+            groups: Vec::new(),
+        };
+        for b in bits {
+            grouper.add(b)?;
+        }
+        Ok(grouper.groups)
+    }
+
+    fn add(&mut self, b: &Bitfield) -> Result<(), GoGenError> {
+        let (start, end) = self.widened(b, self.core(b)?);
+        match self.groups.last_mut() {
+            Some(g) if start < g.end => {
+                g.end = g.end.max(end);
+                g.bits.push(b.clone());
+            }
+            last => {
+                let floor = last.map_or(0, |g| g.end);
+                self.groups.push(BitGroup {
+                    start: start.max(floor),
+                    end,
+                    bits: vec![b.clone()],
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The bytes the bitfield's bits touch: inside the aggregate, and in no other member.
+    fn core(&self, b: &Bitfield) -> Result<(u64, u64), GoGenError> {
+        let end_bit = b
+            .bit
+            .checked_add(u64::from(b.width))
+            .ok_or(LayoutError::Overflow { id: self.scope.id })?;
+        let (start, end) = (b.bit / 8, end_bit.div_ceil(8));
+        if end > self.scope.size {
+            return Err(unsupported(
+                &self.scope.what(&b.c_path),
+                "it extends past the struct",
+            ));
+        }
+        if self.values.iter().any(|&(s, e)| s < end && start < e) {
+            return Err(unsupported(
+                &self.scope.what(&b.c_path),
+                "it overlaps another member",
+            ));
+        }
+        Ok((start, end))
+    }
+
+    /// The core bytes widened to the declared storage unit, as far as the neighbouring
+    /// members and the groups before the last one allow.
+    fn widened(&self, b: &Bitfield, (core_start, core_end): (u64, u64)) -> (u64, u64) {
+        let unit_start = b.bit / (b.unit * 8) * b.unit;
+        let unit_end = unit_start.saturating_add(b.unit);
+        let below = self
+            .values
+            .iter()
+            .filter(|&&(_, e)| e <= core_start)
+            .map(|&(_, e)| e)
+            .max()
+            .unwrap_or(0);
+        let above = self
+            .values
+            .iter()
+            .filter(|&&(s, _)| s >= core_end)
+            .map(|&(s, _)| s)
+            .min()
+            .unwrap_or(self.scope.size);
+        let closed = match self.groups.len() {
+            0 | 1 => 0,
+            n => self.groups[n - 2].end,
+        };
+        let start = core_start.min(unit_start.max(below).max(closed));
+        let end = core_end.max(unit_end.min(above));
+        (start, end)
+    }
+}
+
+/// One field of a body, in the order they are written.
+enum Slot<'p> {
+    Value(&'p ValuePiece),
+    Group(&'p BitGroup),
+    Zero(&'p ZeroPiece),
+}
+
+impl Slot<'_> {
+    fn start(&self) -> u64 {
+        match self {
+            Slot::Value(v) => v.off,
+            Slot::Group(g) => g.start,
+            Slot::Zero(z) => z.off,
+        }
+    }
+}
+
+/// Everything in offset order; zero-size members first at equal offsets, else in member
+/// order, bit groups last.
+fn offset_order<'p>(pieces: &'p [Piece], groups: &'p [BitGroup]) -> Vec<Slot<'p>> {
+    let mut slots: Vec<(u64, u8, usize, Slot)> = Vec::new();
+    for (i, p) in pieces.iter().enumerate() {
+        match p {
+            Piece::Value(v) => slots.push((v.off, 1, i, Slot::Value(v))),
+            Piece::Zero(z) => slots.push((z.off, 0, i, Slot::Zero(z))),
+            Piece::Bit(_) => {}
+        }
+    }
+    for (i, g) in groups.iter().enumerate() {
+        slots.push((g.start, 1, pieces.len() + i, Slot::Group(g)));
+    }
+    slots.sort_by_key(|(off, rank, order, _)| (*off, *rank, *order));
+    slots.into_iter().map(|(.., slot)| slot).collect()
+}
+
+/// `_ [n]byte`.
+fn padding(n: u64) -> Item {
+    Item::Field {
+        name: "_".into(),
+        ty: GoTy::Line(format!("[{n}]byte")),
+        comment: None,
+    }
+}
+
+/// A body being written in offset order: explicit padding up to each field, then it.
+struct BodyWriter<'w, 'a> {
+    gen: &'w mut Gen<'a>,
+    scope: &'w Scope<'w>,
+    fields: &'w mut Vec<GoField>,
+    /// Where the last member with bytes ends: an array past it is a flexible member.
+    last_end: u64,
+    items: Vec<Item>,
+    /// Field names in use (`_` is never a member's).
+    used: HashSet<String>,
+    /// The first byte no field covers yet.
+    cursor: u64,
+    go_align: u64,
+    any_unaligned: bool,
+}
+
+impl<'w, 'a> BodyWriter<'w, 'a> {
+    fn new(
+        gen: &'w mut Gen<'a>,
+        scope: &'w Scope<'w>,
+        fields: &'w mut Vec<GoField>,
+        last_end: u64,
+    ) -> Self {
+        let mut items = Vec::new();
+        if gen.host_layout {
+            items.push(Item::Field {
+                name: "_".into(),
+                ty: GoTy::Line("structs.HostLayout".into()),
+                comment: None,
+            });
+        }
+        BodyWriter {
+            gen,
+            scope,
+            fields,
+            last_end,
+            items,
+            used: HashSet::from(["_".to_string()]),
+            cursor: 0,
+            go_align: 1,
+            any_unaligned: false,
+        }
+    }
+
+    fn write(&mut self, slot: Slot) -> Result<(), GoGenError> {
+        self.pad_to(slot.start());
+        match slot {
+            Slot::Zero(z) => self.zero(z),
+            Slot::Value(v) => self.value(v),
+            Slot::Group(g) => self.group(g),
+        }
+    }
+
+    fn pad_to(&mut self, start: u64) {
+        if start > self.cursor {
+            self.items.push(padding(start - self.cursor));
+            self.cursor = start;
+        }
+    }
+
+    /// The body with its trailing padding.
+    fn finish(mut self) -> Body {
+        self.pad_to(self.scope.size);
+        Body {
+            items: self.items,
+            go_align: self.go_align,
+            any_unaligned: self.any_unaligned,
+        }
+    }
+
+    /// A zero-size member is a comment only.
+    fn zero(&mut self, z: &ZeroPiece) -> Result<(), GoGenError> {
+        let table = self.scope.table;
+        let (c_path, off) = (&z.c_path, z.off);
+        // Flexible: an array that nothing with bytes follows.
+        let flexible = self.last_end <= off
+            && matches!(
+                table.get(table.resolve(z.ty)?)?.kind,
+                TypeKind::Array { .. }
+            );
+        let c_type = table.type_name(z.ty);
+        self.items.push(Item::Comment(if flexible {
+            format!(
+                "C flexible array member {c_path} ({c_type}) at offset {off}: not mirrored \
+                 (a zero-size last field would make Go pad the struct)"
+            )
+        } else {
+            format!("C zero-size member {c_path} ({c_type}) at offset {off}: not mirrored")
+        }));
+        Ok(())
+    }
+
+    /// A member with bytes of its own, as the Go type [`Gen::go_type`] gives it.
+    fn value(&mut self, v: &ValuePiece) -> Result<(), GoGenError> {
+        let scope = self.scope;
+        let (go_name, c_members) = self.value_name(v)?;
+        let go_path = join_path(scope.go_prefix, &go_name);
+        let r = self
+            .gen
+            .go_type(v.ty, v.off, scope.cap, scope.depth + 1, &v.c_path, &go_path)?;
+        self.go_align = self.go_align.max(r.align);
+        self.any_unaligned |= r.kind == GoFieldKind::Unaligned;
+        self.items.extend(r.doc.iter().cloned().map(Item::Comment));
+        let c_type = scope.table.type_name(v.ty);
+        let comment = match (&r.ty, r.kind) {
+            (_, GoFieldKind::Union) | (GoTy::Inline { .. }, _) => None,
+            _ => Some(match r.note {
+                Some(note) => format!("// C {c_type} {note}"),
+                None => format!("// C {c_type}"),
+            }),
+        };
+        self.fields.push(GoField {
+            path: go_path,
+            offset: v.off,
+            size: v.size,
+            go_type: r.ty.summary(),
+            kind: r.kind,
+            c_members,
+        });
+        self.fields.extend(r.sub);
+        self.items.push(Item::Field {
+            name: go_name,
+            ty: r.ty,
+            comment,
+        });
+        self.cursor = v.off + v.size;
+        Ok(())
+    }
+
+    /// The member's Go field name, unique in the body (an anonymous union's joins its
+    /// alternatives'), and the C members the field holds.
+    fn value_name(&mut self, v: &ValuePiece) -> Result<(String, Vec<String>), GoGenError> {
+        let (go_name, c_members) = match &v.name {
+            Some(n) => (camel_case(n), vec![v.c_path.clone()]),
+            None => {
+                let (parts, paths) = self.gen.alternatives(v.ty, &v.c_path, self.scope.depth)?;
+                (joined_name(&parts, "Union"), paths)
+            }
+        };
+        let base = if go_name.is_empty() {
+            "Field"
+        } else {
+            &go_name
+        };
+        Ok((unique(&mut self.used, base), c_members))
+    }
+
+    /// The storage of a bit group: an integer where Go can align one, else bytes, with a
+    /// comment line per bitfield saying where its bits are.
+    fn group(&mut self, g: &BitGroup) -> Result<(), GoGenError> {
+        let n = g.end - g.start;
+        let int = matches!(n, 1 | 2 | 4 | 8) && g.start.is_multiple_of(n) && n <= self.scope.cap;
+        let go_type = if int {
+            self.go_align = self.go_align.max(n);
+            format!("uint{}", n * 8)
+        } else {
+            format!("[{n}]byte")
+        };
+        let parts: Vec<String> = g
+            .bits
+            .iter()
+            .map(|b| camel_case(b.c_path.rsplit('.').next().unwrap_or(&b.c_path)))
+            .collect();
+        let go_name = unique(&mut self.used, &joined_name(&parts, "Bits"));
+        self.items.push(Item::Comment(if int {
+            format!("C bitfields ({go_name} >> shift & mask):")
+        } else {
+            format!(
+                "C bitfields in these {n} bytes (bit 0 is the {} significant bit of the \
+                 first byte):",
+                if self.gen.big_endian { "most" } else { "least" }
+            )
+        }));
+        for b in &g.bits {
+            let line = self.bit_line(g, b, int)?;
+            self.items.push(Item::Comment(line));
+        }
+        self.fields.push(GoField {
+            path: join_path(self.scope.go_prefix, &go_name),
+            offset: g.start,
+            size: n,
+            go_type: go_type.clone(),
+            kind: GoFieldKind::Bitfields,
+            c_members: g.bits.iter().map(|b| b.c_path.clone()).collect(),
+        });
+        self.items.push(Item::Field {
+            name: go_name,
+            ty: GoTy::Line(go_type),
+            comment: None,
+        });
+        self.cursor = g.end;
+        Ok(())
+    }
+
+    /// Where one bitfield is in its group's storage: shift and mask of the integer, or
+    /// bit numbers in the bytes (memory order, as BTF counts them).
+    fn bit_line(&self, g: &BitGroup, b: &Bitfield, int: bool) -> Result<String, GoGenError> {
+        let table = self.scope.table;
+        let width = u64::from(b.width);
+        let rel = b.bit - g.start * 8;
+        let signed = match &table.get(table.resolve(b.ty)?)?.kind {
+            TypeKind::Int { signed, .. } | TypeKind::Enum { signed, .. } => *signed,
+            _ => false,
+        };
+        let sign = if signed { ", signed" } else { "" };
+        let decl = format!("{} {}:{}", b.c_path, table.type_name(b.ty), b.width);
+        Ok(if int {
+            // The storage read as one integer of the target's byte order.
+            let shift = if self.gen.big_endian {
+                (g.end - g.start) * 8 - rel - width
+            } else {
+                rel
+            };
+            format!("  {decl}: shift {shift}, mask {:#x}{sign}", low_bits(width))
+        } else if b.width == 1 {
+            format!("  {decl}: bit {rel}{sign}")
+        } else {
+            format!("  {decl}: bits {rel}-{}{sign}", rel + width - 1)
+        })
+    }
+}
+
+/// The mask of the `width` lowest bits (the same rule as `mask` in
+/// crates/forensics/src/decode.rs).
+fn low_bits(width: u64) -> u128 {
+    if width >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << width) - 1
+    }
+}
+
+// ------------------------------------------------------------------ member types
+
+/// A C type being placed in a struct: where, in how many bytes, and the largest Go
+/// alignment a field may have there.
+#[derive(Clone, Copy)]
+struct Place {
+    off: u64,
+    size: u64,
+    cap: u64,
+}
+
+impl Place {
+    /// The type's raw bytes.
+    fn bytes(self, kind: GoFieldKind, note: Option<&'static str>) -> Rendered {
+        Rendered::line(format!("[{}]byte", self.size), 1, kind, note)
+    }
+
+    /// A scalar of Go type `go` that aligns to `align` on 64-bit targets; raw bytes where
+    /// Go cannot align it.
+    fn scalar(self, go: String, align: u64, note: Option<&'static str>) -> Rendered {
+        if align > self.cap || !self.off.is_multiple_of(align) {
+            self.bytes(
+                GoFieldKind::Unaligned,
+                Some("(unaligned for Go here: raw bytes)"),
+            )
+        } else {
+            Rendered::line(go, align, GoFieldKind::Value, note)
+        }
+    }
+
+    fn int(self, size: u32, signed: bool, encoding: IntEncoding) -> Rendered {
+        let bool_ = encoding == IntEncoding::Bool;
+        match int_type(size, signed && !bool_) {
+            Some(go) if bool_ => self.scalar(go.into(), u64::from(size), Some("(0 or 1)")),
+            Some(go) => self.scalar(go.into(), u64::from(size), None),
+            None if size == 16 => {
+                self.bytes(GoFieldKind::Value, Some("(no Go integer is 16 bytes wide)"))
+            }
+            None => self.bytes(GoFieldKind::Value, Some("(no Go integer of this size)")),
+        }
+    }
+
+    fn float(self, size: u32) -> Rendered {
+        match size {
+            4 => self.scalar("float32".into(), 4, None),
+            8 => self.scalar("float64".into(), 8, None),
+            _ => self.bytes(GoFieldKind::Value, Some("(no Go float of this size)")),
+        }
+    }
+
+    fn pointer(self, pointer_size: u32) -> Rendered {
+        match pointer_size {
+            8 => self.scalar("uint64".into(), 8, Some(NOTE_ADDRESS)),
+            4 => self.scalar("uint32".into(), 4, Some(NOTE_ADDRESS)),
+            _ => self.bytes(GoFieldKind::Value, Some("(an address)")),
+        }
+    }
+}
+
+impl Gen<'_> {
     /// The Go type of C type `ty` placed at byte `off` of a struct whose fields may align
     /// to at most `cap`.
     fn go_type(
@@ -1194,203 +1481,214 @@ impl Gen<'_> {
         let table = self.table;
         let resolved = table.resolve(ty)?;
         let size = table.size_of(ty)?;
-        let bytes = |kind: GoFieldKind, note: Option<&'static str>| Rendered {
-            ty: GoTy::Line(format!("[{size}]byte")),
-            align: 1,
-            kind,
-            note,
-            doc: Vec::new(),
-            sub: Vec::new(),
-        };
-        // A scalar of Go type `go` that aligns to `align` on 64-bit targets.
-        let scalar = |go: String, align: u64, note: Option<&'static str>| {
-            if align > cap || !off.is_multiple_of(align) {
-                bytes(
-                    GoFieldKind::Unaligned,
-                    Some("(unaligned for Go here: raw bytes)"),
-                )
-            } else {
-                Rendered {
-                    ty: GoTy::Line(go),
-                    align,
-                    kind: GoFieldKind::Value,
-                    note,
-                    doc: Vec::new(),
-                    sub: Vec::new(),
-                }
-            }
-        };
+        let at = Place { off, size, cap };
         let what = || format!("`{c_path}` ({})", table.type_name(ty));
         Ok(match &table.get(resolved)?.kind {
             TypeKind::Int {
                 size: s,
                 signed,
                 encoding,
-            } => {
-                let bool_ = *encoding == IntEncoding::Bool;
-                match int_type(*s, *signed && !bool_) {
-                    Some(go) if bool_ => scalar(go.into(), u64::from(*s), Some("(0 or 1)")),
-                    Some(go) => scalar(go.into(), u64::from(*s), None),
-                    None if *s == 16 => {
-                        bytes(GoFieldKind::Value, Some("(no Go integer is 16 bytes wide)"))
-                    }
-                    None => bytes(GoFieldKind::Value, Some("(no Go integer of this size)")),
-                }
-            }
-            TypeKind::Float { size: s } => match s {
-                4 => scalar("float32".into(), 4, None),
-                8 => scalar("float64".into(), 8, None),
-                _ => bytes(GoFieldKind::Value, Some("(no Go float of this size)")),
-            },
+            } => at.int(*s, *signed, *encoding),
+            TypeKind::Float { size: s } => at.float(*s),
             TypeKind::Enum {
                 size: s, signed, ..
-            } => match int_type(*s, *signed) {
-                Some(base) => {
-                    let name = table
-                        .get(resolved)?
-                        .name
-                        .clone()
-                        .or_else(|| typedef_hint(table, ty));
-                    let go = match name {
-                        Some(n) => self.named_enum(resolved, &n)?,
-                        None => base.to_string(),
-                    };
-                    scalar(go, u64::from(*s), None)
-                }
-                None => bytes(GoFieldKind::Value, Some("(no Go integer of this size)")),
-            },
-            TypeKind::Pointer { .. } => match table.target.pointer_size {
-                8 => scalar("uint64".into(), 8, Some(NOTE_ADDRESS)),
-                4 => scalar("uint32".into(), 4, Some(NOTE_ADDRESS)),
-                _ => bytes(GoFieldKind::Value, Some("(an address)")),
-            },
-            TypeKind::Array { .. } => {
-                let mut dims = Vec::new();
-                let mut elem = ty;
-                loop {
-                    let r = table.resolve(elem)?;
-                    match &table.get(r)?.kind {
-                        TypeKind::Array { elem: e, len } => {
-                            dims.push(*len);
-                            elem = *e;
-                            if dims.len() as u32 > MAX_DEPTH {
-                                return Err(self.too_deep(ty));
-                            }
-                        }
-                        _ => break,
-                    }
-                }
-                let prefix: String = dims.iter().map(|d| format!("[{d}]")).collect();
-                let elem_resolved = table.resolve(elem)?;
-                if let TypeKind::Int {
-                    size: 1,
-                    signed,
-                    encoding,
-                } = &table.get(elem_resolved)?.kind
-                {
-                    // `char name[16]` is text; `__u8 addr[4]` (a typedef of unsigned
-                    // char) is bytes.
-                    let plain_char = table.get(elem)?.name.as_deref() == Some("char");
-                    let (go, note) = match encoding {
-                        IntEncoding::Char if plain_char => ("byte", Some("(string)")),
-                        IntEncoding::Char => ("byte", None),
-                        IntEncoding::Bool => ("byte", Some("(0 or 1 each)")),
-                        IntEncoding::Plain if *signed => ("int8", None),
-                        IntEncoding::Plain => ("byte", None),
-                    };
-                    return Ok(Rendered {
-                        ty: GoTy::Line(format!("{prefix}{go}")),
-                        align: 1,
-                        kind: GoFieldKind::Value,
-                        note,
-                        doc: Vec::new(),
-                        sub: Vec::new(),
-                    });
-                }
-                // Every element sits at `off + k * elem_size`: its alignment must divide
-                // the element size too.
-                let elem_size = table.size_of(elem)?;
-                let elem_cap = cap.min(pow2_dividing(elem_size));
-                let inner = self.go_type(elem, off, elem_cap, depth + 1, c_path, "")?;
-                let note = match inner.kind {
-                    GoFieldKind::Unaligned => Some("(elements unaligned for Go: raw bytes)"),
-                    _ if inner.note == Some(NOTE_ADDRESS) => Some(NOTE_ADDRESSES),
-                    _ => inner.note,
-                };
-                Rendered {
-                    ty: match inner.ty {
-                        GoTy::Line(s) => GoTy::Line(format!("{prefix}{s}")),
-                        GoTy::Inline { prefix: p, body } => GoTy::Inline {
-                            prefix: format!("{prefix}{p}"),
-                            body,
-                        },
-                    },
-                    align: inner.align,
-                    kind: match inner.kind {
-                        GoFieldKind::InlineStruct => GoFieldKind::Value,
-                        k => k,
-                    },
-                    note,
-                    doc: inner.doc,
-                    sub: Vec::new(),
-                }
-            }
+            } => self.enum_type(at, ty, resolved, *s, *signed)?,
+            TypeKind::Pointer { .. } => at.pointer(table.target.pointer_size),
+            TypeKind::Array { .. } => self.array_type(at, ty, depth, c_path)?,
             TypeKind::Struct(_) => {
-                let hint = table
-                    .get(resolved)?
-                    .name
-                    .clone()
-                    .or_else(|| typedef_hint(table, ty));
-                match hint {
-                    Some(hint) => {
-                        let slot = self.named_struct(resolved, None, Some(hint), depth + 1)?;
-                        let (name, align) = match &self.structs[slot] {
-                            Some(s) => (s.meta.name.clone(), s.meta.go_align),
-                            None => return Err(self.unsupported(&what(), "it contains itself")),
-                        };
-                        scalar(name, align, None)
-                    }
-                    None => {
-                        let inner_cap = cap.min(pow2_dividing(off)).min(pow2_dividing(size));
-                        let mut sub = Vec::new();
-                        let (body, align, _) =
-                            self.body(resolved, c_path, go_path, inner_cap, depth + 1, &mut sub)?;
-                        // Offsets of an inline struct's fields count from the outer struct.
-                        for f in &mut sub {
-                            f.offset += off;
-                        }
-                        Rendered {
-                            ty: GoTy::Inline {
-                                prefix: String::new(),
-                                body,
-                            },
-                            align,
-                            kind: GoFieldKind::InlineStruct,
-                            note: None,
-                            doc: Vec::new(),
-                            sub,
-                        }
-                    }
+                let hint = table.get(resolved)?.name.clone();
+                match hint.or_else(|| typedef_hint(table, ty)) {
+                    Some(hint) => self.struct_type(at, resolved, hint, depth, &what)?,
+                    None => self.inline_struct(at, resolved, depth, c_path, go_path)?,
                 }
             }
             TypeKind::Union(_) => Rendered {
                 doc: self.union_doc(ty, size, depth)?,
-                ..bytes(GoFieldKind::Union, None)
+                ..at.bytes(GoFieldKind::Union, None)
             },
             TypeKind::Void | TypeKind::Function => {
-                return Err(self.unsupported(&what(), "it is not data"))
+                return Err(unsupported(&what(), "it is not data"))
             }
             TypeKind::Forward { .. } => {
-                return Err(self.unsupported(&what(), "its type is declared but never defined"))
+                return Err(unsupported(
+                    &what(),
+                    "its type is declared but never defined",
+                ))
             }
             TypeKind::GoOpaque { .. } | TypeKind::Complex { .. } => {
-                return Err(self.unsupported(&what(), "it is a Go type, not a BTF one"))
+                return Err(unsupported(&what(), "it is a Go type, not a BTF one"))
             }
             TypeKind::Typedef { .. } | TypeKind::Qualified { .. } | TypeKind::TypeTag { .. } => {
-                return Err(self.unsupported(&what(), "a typedef chain that does not end"))
+                return Err(unsupported(&what(), "a typedef chain that does not end"))
             }
         })
     }
+
+    /// A C enum: its named Go type when it has a name, else the bare integer.
+    fn enum_type(
+        &mut self,
+        at: Place,
+        ty: TypeId,
+        resolved: TypeId,
+        size: u32,
+        signed: bool,
+    ) -> Result<Rendered, GoGenError> {
+        let Some(base) = int_type(size, signed) else {
+            return Ok(at.bytes(GoFieldKind::Value, Some("(no Go integer of this size)")));
+        };
+        let table = self.table;
+        let name = table
+            .get(resolved)?
+            .name
+            .clone()
+            .or_else(|| typedef_hint(table, ty));
+        let go = match name {
+            Some(n) => self.named_enum(resolved, &n)?,
+            None => base.to_string(),
+        };
+        Ok(at.scalar(go, u64::from(size), None))
+    }
+
+    /// A C array: the Go array of its element's type, all dimensions at once.
+    fn array_type(
+        &mut self,
+        at: Place,
+        ty: TypeId,
+        depth: u32,
+        c_path: &str,
+    ) -> Result<Rendered, GoGenError> {
+        let table = self.table;
+        let (dims, elem) = self.array_dims(ty)?;
+        let prefix: String = dims.iter().map(|d| format!("[{d}]")).collect();
+        if let Some(bytes) = byte_array(table, &prefix, elem)? {
+            return Ok(bytes);
+        }
+        // Every element sits at `off + k * elem_size`: its alignment must divide the
+        // element size too.
+        let elem_cap = at.cap.min(pow2_dividing(table.size_of(elem)?));
+        let inner = self.go_type(elem, at.off, elem_cap, depth + 1, c_path, "")?;
+        let note = match inner.kind {
+            GoFieldKind::Unaligned => Some("(elements unaligned for Go: raw bytes)"),
+            _ if inner.note == Some(NOTE_ADDRESS) => Some(NOTE_ADDRESSES),
+            _ => inner.note,
+        };
+        Ok(Rendered {
+            ty: match inner.ty {
+                GoTy::Line(s) => GoTy::Line(format!("{prefix}{s}")),
+                GoTy::Inline { prefix: p, body } => GoTy::Inline {
+                    prefix: format!("{prefix}{p}"),
+                    body,
+                },
+            },
+            align: inner.align,
+            kind: match inner.kind {
+                GoFieldKind::InlineStruct => GoFieldKind::Value,
+                k => k,
+            },
+            note,
+            doc: inner.doc,
+            sub: Vec::new(),
+        })
+    }
+
+    /// The lengths of the nested array `ty`, outermost first, and its element type.
+    fn array_dims(&self, ty: TypeId) -> Result<(Vec<u64>, TypeId), GoGenError> {
+        let table = self.table;
+        let mut dims = Vec::new();
+        let mut elem = ty;
+        loop {
+            let r = table.resolve(elem)?;
+            match &table.get(r)?.kind {
+                TypeKind::Array { elem: e, len } => {
+                    dims.push(*len);
+                    elem = *e;
+                    if dims.len() as u32 > MAX_DEPTH {
+                        return Err(self.too_deep(ty));
+                    }
+                }
+                _ => return Ok((dims, elem)),
+            }
+        }
+    }
+
+    /// A named C struct: its own Go struct type.
+    fn struct_type(
+        &mut self,
+        at: Place,
+        resolved: TypeId,
+        hint: String,
+        depth: u32,
+        what: &dyn Fn() -> String,
+    ) -> Result<Rendered, GoGenError> {
+        let slot = self.named_struct(resolved, None, Some(hint), depth + 1)?;
+        let (name, align) = match &self.structs[slot] {
+            Some(s) => (s.meta.name.clone(), s.meta.go_align),
+            None => return Err(unsupported(&what(), "it contains itself")),
+        };
+        Ok(at.scalar(name, align, None))
+    }
+
+    /// An anonymous C struct: an inline Go struct, its fields' offsets from the outer one.
+    fn inline_struct(
+        &mut self,
+        at: Place,
+        resolved: TypeId,
+        depth: u32,
+        c_path: &str,
+        go_path: &str,
+    ) -> Result<Rendered, GoGenError> {
+        let inner_cap = at
+            .cap
+            .min(pow2_dividing(at.off))
+            .min(pow2_dividing(at.size));
+        let mut sub = Vec::new();
+        let body = self.body(resolved, c_path, go_path, inner_cap, depth + 1, &mut sub)?;
+        for f in &mut sub {
+            f.offset += at.off;
+        }
+        Ok(Rendered {
+            ty: GoTy::Inline {
+                prefix: String::new(),
+                body: body.items,
+            },
+            align: body.go_align,
+            kind: GoFieldKind::InlineStruct,
+            note: None,
+            doc: Vec::new(),
+            sub,
+        })
+    }
+}
+
+/// An array of 1-byte integers `elem`: bytes, text or `int8`s, never unaligned.
+fn byte_array(
+    table: &TypeTable,
+    prefix: &str,
+    elem: TypeId,
+) -> Result<Option<Rendered>, GoGenError> {
+    let TypeKind::Int {
+        size: 1,
+        signed,
+        encoding,
+    } = &table.get(table.resolve(elem)?)?.kind
+    else {
+        return Ok(None);
+    };
+    // `char name[16]` is text; `__u8 addr[4]` (a typedef of unsigned char) is bytes.
+    let plain_char = table.get(elem)?.name.as_deref() == Some("char");
+    let (go, note) = match encoding {
+        IntEncoding::Char if plain_char => ("byte", Some("(string)")),
+        IntEncoding::Char => ("byte", None),
+        IntEncoding::Bool => ("byte", Some("(0 or 1 each)")),
+        IntEncoding::Plain if *signed => ("int8", None),
+        IntEncoding::Plain => ("byte", None),
+    };
+    Ok(Some(Rendered::line(
+        format!("{prefix}{go}"),
+        1,
+        GoFieldKind::Value,
+        note,
+    )))
 }
 
 /// Length of the prefix, up to and including an underscore, that every name shares, when

@@ -64,9 +64,45 @@ pub enum DwarfError {
     #[error("more than {limit} {what} reached from the requested types")]
     TooMany { what: &'static str, limit: usize },
 
-    /// A name that matches no type, or more than one (the candidates are listed).
+    /// A name no type in the binary has. Go's linker leaves out every type the program
+    /// never uses, so a type the source declares may still be missing.
+    #[error("{}", not_in_binary(.name, .similar, *.more))]
+    NotInBinary {
+        name: String,
+        /// Names the user may have meant (same name but for case, or the same type name
+        /// in another package), at most a few.
+        similar: Vec<String>,
+        /// How many more similar names there are.
+        more: usize,
+    },
+
+    /// A name that matches more than one type (the candidates are listed).
     #[error(transparent)]
     Layout(#[from] LayoutError),
+}
+
+/// The message of [`DwarfError::NotInBinary`]: why a declared type can be missing, and
+/// how to keep it.
+fn not_in_binary(name: &str, similar: &[String], more: usize) -> String {
+    let mut msg = format!("no type named `{name}` in the binary's DWARF");
+    if !similar.is_empty() {
+        let extra = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        msg.push_str(&format!(" (similar: {}{extra})", similar.join(", ")));
+    }
+    let short = match crate::index::last_component(name.trim()) {
+        "" => "T",
+        s => s,
+    };
+    msg.push_str(&format!(
+        ". Go's linker leaves out types that nothing in the program uses: if the source \
+         declares it, keep it by using it in code that runs, as bpf2go users do when they \
+         decode map values into their generated types (`var v {short}; m.Lookup(&key, &v)`)"
+    ));
+    msg
 }
 
 impl DwarfError {

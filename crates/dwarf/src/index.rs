@@ -2,7 +2,7 @@
 //! top level of its unit (where Go's linker puts all types), skipping the attributes of
 //! everything else without decoding them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use gimli::{AttributeValue, DwTag};
 use mapsleuth_layout::{go_short_name, LayoutError};
@@ -45,6 +45,24 @@ pub(crate) struct Index {
     aggregate: Vec<bool>,
     by_name: HashMap<String, Vec<usize>>,
     by_short: HashMap<String, Vec<usize>>,
+}
+
+/// Close names suggested for a name no type has, at most.
+const MAX_SIMILAR: usize = 8;
+
+/// A defined type's name (`main.Event`, `generic.Pair[uint32]`), not a type literal
+/// (`*main.Event`, `[]uint8`, `func(int)`, `chan int`, `struct { ... }`).
+fn is_named(name: &str) -> bool {
+    let head = &name[..name.find('[').unwrap_or(name.len())];
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && !head.contains([' ', '(', '*'])
+}
+
+/// The type's own name, without package path or generic arguments: `Event` of
+/// `example.com/app/good.Event`.
+pub(crate) fn last_component(name: &str) -> &str {
+    let head = &name[..name.find('[').unwrap_or(name.len())];
+    head.rsplit(['.', '/']).next().unwrap_or(head)
 }
 
 const TYPE_TAGS: &[DwTag] = &[
@@ -237,6 +255,31 @@ impl Index {
             .or_else(|| ids.first().copied())
     }
 
+    /// Named types a user asking for `name` (which no type has) may have meant: the same
+    /// name but for case first, then the same type name in other packages (case ignored),
+    /// each group sorted; at most [`MAX_SIMILAR`], and how many more there are.
+    fn similar(&self, name: &str) -> (Vec<String>, usize) {
+        let wanted = name.to_ascii_lowercase();
+        let last = last_component(&wanted);
+        let mut same = BTreeSet::new();
+        let mut same_last = BTreeSet::new();
+        for e in self.entries.iter().filter(|e| is_named(&e.name)) {
+            let lower = e.name.to_ascii_lowercase();
+            if lower == wanted || go_short_name(&lower) == wanted {
+                same.insert(e.name.as_str());
+            } else if !last.is_empty() && last_component(&lower) == last {
+                same_last.insert(e.name.as_str());
+            }
+        }
+        let all: Vec<String> = same
+            .into_iter()
+            .chain(same_last)
+            .map(str::to_string)
+            .collect();
+        let more = all.len().saturating_sub(MAX_SIMILAR);
+        (all.into_iter().take(MAX_SIMILAR).collect(), more)
+    }
+
     /// The model's lookup rule: the exact name, else the name without its package path
     /// (`good.Event`, or any `/`-suffix such as `app/good.Event`) when only one type
     /// has it.
@@ -276,10 +319,14 @@ impl Index {
         names.sort_unstable();
         names.dedup();
         match names.len() {
-            0 => Err(LayoutError::NotFound {
-                name: name.to_string(),
+            0 => {
+                let (similar, more) = self.similar(bare);
+                Err(DwarfError::NotInBinary {
+                    name: name.to_string(),
+                    similar,
+                    more,
+                })
             }
-            .into()),
             1 => Ok(&self.entries[self.prefer_defined(&ids).unwrap_or_default()]),
             _ => Err(LayoutError::Ambiguous {
                 name: name.to_string(),

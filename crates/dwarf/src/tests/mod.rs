@@ -212,8 +212,59 @@ fn short_names_and_ambiguity() {
     );
     assert!(matches!(
         bin.lookup_name("Nope"),
-        Err(DwarfError::Layout(LayoutError::NotFound { .. }))
+        Err(DwarfError::NotInBinary { .. })
     ));
+}
+
+#[test]
+fn a_type_absent_from_the_binary_says_why_and_how_to_keep_it() {
+    let data = corpus("go/bin/app-go1.25.5-linux-amd64");
+    let bin = GoBinary::parse(&data).unwrap();
+
+    // No close name: the message says why a declared type can be missing.
+    let err = bin.lookup_name("main.Nope").unwrap_err();
+    assert!(
+        matches!(&err, DwarfError::NotInBinary { similar, more: 0, .. } if similar.is_empty()),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("no type named `main.Nope` in the binary's DWARF. "),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("Go's linker leaves out types that nothing in the program uses"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("as bpf2go users do") && msg.contains("`var v Nope; m.Lookup(&key, &v)`"),
+        "{msg}"
+    );
+
+    // The same type name in other packages.
+    let msg = bin.lookup_name("main.FlowKey").unwrap_err().to_string();
+    assert!(
+        msg.starts_with(
+            "no type named `main.FlowKey` in the binary's DWARF (similar: \
+             example.com/app/extrafield.FlowKey, example.com/app/good.FlowKey, \
+             example.com/app/missingfield.FlowKey). "
+        ),
+        "{msg}"
+    );
+
+    // The name but for case first; a long list is cut.
+    match bin.lookup_name("main.event") {
+        Err(DwarfError::NotInBinary { similar, more, .. }) => {
+            assert_eq!(similar.len(), 8, "{similar:?}");
+            assert_eq!(similar[0], "main.Event");
+            assert_eq!(similar[1], "example.com/app/badpad.Event");
+            assert_eq!(8 + more, 12, "main.Event and the Event of 11 case packages");
+        }
+        other => panic!("{other:?}"),
+    }
+    let msg = bin.lookup_name("MAIN.EVENT").unwrap_err().to_string();
+    assert!(msg.contains("(similar: main.Event, "), "{msg}");
+    assert!(msg.contains(" and 4 more). "), "{msg}");
 }
 
 #[test]
