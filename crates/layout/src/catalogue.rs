@@ -126,7 +126,7 @@ family! {
         FieldSizeDiffers = "L004", [Error], "field size differs",
             Some("the exact-width type the message names (`Pid uint32`).");
         SignDiffers = "L005", [Warning], "signedness differs",
-            Some("`Ret int32`.");
+            Some("the Go integer of C's signedness (`Ret int32`).");
         IntAsBool = "L006", [Warning], "integer read as Go bool",
             Some("`uint8`, compared with 0.");
         FloatVsInt = "L007", [Error], "floating point vs integer",
@@ -146,7 +146,8 @@ family! {
         PaddingMisplaced = "L014", [Warning], "explicit padding does not line up",
             Some("padding where C has its holes (the fix lists them).");
         GoarchSized = "L015", [Warning], "GOARCH-sized integer",
-            Some("`uint32`. (`int`, `uint`, `uintptr` never belong in map structs.)");
+            Some("the exact-width integer (`Pid uint32`); `int`, `uint` and `uintptr` never \
+                  belong in map structs.");
         TrailingZeroSize = "L016", [Error], "trailing zero-size Go field",
             Some("remove the field or move it.");
         ByteOrderDiffers = "L017", [Error], "byte order differs",
