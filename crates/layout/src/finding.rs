@@ -75,8 +75,10 @@ pub struct Location {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
-    /// The catalogue code as text (`L001`): the form reports carry and readers of a
-    /// report (SQL, JSON tools) compare with. Findings are built from a [`FindingCode`].
+    /// The finding's code (`L001`, `D002`, `B008`), stable and never reused; every code
+    /// is in docs/findings.md.
+    // Text, as reports and their readers (SQL, JSON tools) use it; findings are built
+    // from a typed `FindingCode`.
     pub code: String,
     pub severity: Severity,
     pub message: String,
