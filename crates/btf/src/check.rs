@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use mapsleuth_layout::{Finding, Location, Severity};
+use mapsleuth_layout::{BtfCode, Finding, Location, Severity};
 use serde::Serialize;
 
 use crate::{Btf, BtfBytes};
@@ -93,8 +93,8 @@ impl BtfCheck {
     }
 }
 
-fn finding(code: &str, sev: Severity, file: &str, msg: String, fix: &str) -> Finding {
-    Finding::new(code, sev, msg)
+fn finding(code: BtfCode, file: &str, msg: String, fix: &str) -> Finding {
+    Finding::new(code, msg)
         .at(Location {
             file: Some(file.to_string()),
             ..Default::default()
@@ -118,8 +118,7 @@ pub fn check_system(root: &Path) -> BtfCheck {
         Ok(d) => d,
         Err(e) => {
             c.findings.push(finding(
-                "B001",
-                Severity::Error,
+                BtfCode::NoKernelBtf,
                 &vpath,
                 format!("no kernel BTF at {vpath} ({e}): CO-RE programs cannot load here"),
                 "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions since 2020), or ship a BTF file for this exact kernel (BTFHub) and point the loader at it",
@@ -133,8 +132,7 @@ pub fn check_system(root: &Path) -> BtfCheck {
         Ok(b) => b,
         Err(e) => {
             c.findings.push(finding(
-                "B002",
-                Severity::Error,
+                BtfCode::Unparsable,
                 &vpath,
                 format!("kernel BTF does not parse: {e}"),
                 "the kernel's BTF is corrupt or newer than this tool understands; report it with the file attached",
@@ -171,8 +169,7 @@ pub fn check_system(root: &Path) -> BtfCheck {
             }),
             Err(e) => {
                 c.findings.push(finding(
-                    "B006",
-                    Severity::Warning,
+                    BtfCode::ModuleUnparsable,
                     &p.display().to_string(),
                     format!("module BTF `{name}` does not parse as split BTF on vmlinux: {e}"),
                     "programs that use this module's types cannot be relocated; rebuild the module against this kernel's BTF",
@@ -193,8 +190,7 @@ pub fn check_system(root: &Path) -> BtfCheck {
     {
         // Built-in drivers only, or module BTF disabled: worth a note, not a warning.
         c.findings.push(finding(
-            "B010",
-            Severity::Info,
+            BtfCode::NoModuleBtf,
             &btf_dir.display().to_string(),
             "no module BTF in /sys/kernel/btf: only vmlinux types can be relocated".into(),
             "if your program uses types from a module, load the module (its BTF appears when it loads) or enable CONFIG_DEBUG_INFO_BTF_MODULES",
@@ -212,8 +208,7 @@ pub fn check_file(path: &str, base_path: Option<&str>) -> BtfCheck {
         Ok(b) => b,
         Err(e) => {
             c.findings.push(finding(
-                "B002",
-                Severity::Error,
+                BtfCode::Unparsable,
                 path,
                 format!("no readable BTF: {e}"),
                 "check that the file is raw BTF or an ELF file with a .BTF section",
@@ -227,8 +222,7 @@ pub fn check_file(path: &str, base_path: Option<&str>) -> BtfCheck {
         Ok(b) => b,
         Err(e) => {
             c.findings.push(finding(
-                "B002",
-                Severity::Error,
+                BtfCode::Unparsable,
                 base_path.unwrap_or(path),
                 format!("base BTF: {e}"),
                 "pass the vmlinux BTF the module was built against",
@@ -241,8 +235,7 @@ pub fn check_file(path: &str, base_path: Option<&str>) -> BtfCheck {
         Ok(b) => b,
         Err(e) => {
             c.findings.push(finding(
-                "B002",
-                Severity::Error,
+                BtfCode::Unparsable,
                 base_path.unwrap_or(path),
                 format!("base BTF does not parse: {e}"),
                 "pass the vmlinux BTF the module was built against",
@@ -260,8 +253,7 @@ pub fn check_file(path: &str, base_path: Option<&str>) -> BtfCheck {
         Err(e) => {
             let e = e.in_file(path, bytes.file_offset);
             c.findings.push(finding(
-                "B002",
-                Severity::Error,
+                BtfCode::Unparsable,
                 path,
                 format!("BTF does not parse: {e}"),
                 "the BTF is corrupt or truncated; regenerate it (clang -g for BPF objects, pahole -J for kernels)",
@@ -273,8 +265,7 @@ pub fn check_file(path: &str, base_path: Option<&str>) -> BtfCheck {
     let host_big = cfg!(target_endian = "big");
     if (btf.byte_order() == mapsleuth_layout::ByteOrder::Big) != host_big {
         c.findings.push(finding(
-            "B009",
-            Severity::Info,
+            BtfCode::ForeignByteOrder,
             path,
             format!("the BTF is {}, unlike this host", btf.byte_order().as_str()),
             "fine for offline analysis; a loader on this host would need BTF of its own byte order",
@@ -307,16 +298,14 @@ fn inspect_kernel_btf(btf: &Btf, path: &str, c: &mut BtfCheck) {
         .collect();
     if missing.len() == WELL_KNOWN.len() {
         c.findings.push(finding(
-            "B008",
-            Severity::Warning,
+            BtfCode::NotKernelBtf,
             path,
             format!("this is not kernel BTF: none of {} is defined ({} types)", WELL_KNOWN.join(", "), btf.count()),
             "CO-RE relocates against the kernel's BTF (/sys/kernel/btf/vmlinux), not a program's; check the right file",
         ));
     } else if !missing.is_empty() {
         c.findings.push(finding(
-            "B003",
-            Severity::Warning,
+            BtfCode::WellKnownMissing,
             path,
             format!("kernel BTF lacks well-known types: {}", missing.join(", ")),
             "the BTF may be stripped or from an unusual build; programs using these types will fail to relocate",
@@ -326,7 +315,10 @@ fn inspect_kernel_btf(btf: &Btf, path: &str, c: &mut BtfCheck) {
 
 fn finish(c: &mut BtfCheck) {
     let worst = c.findings.iter().map(|f| f.severity).max();
-    let not_kernel = c.findings.iter().any(|f| f.code == "B008");
+    let not_kernel = c
+        .findings
+        .iter()
+        .any(|f| f.code == BtfCode::NotKernelBtf.as_str());
     c.co_re = match worst {
         Some(Severity::Error) => CoreVerdict::No,
         _ if not_kernel => CoreVerdict::No,
@@ -394,8 +386,7 @@ fn read_kernel_config(root: &Path, c: &mut BtfCheck) {
         let src = cfg.source.clone();
         if cfg.debug_info_btf != Some(true) {
             c.findings.push(finding(
-                "B004",
-                Severity::Error,
+                BtfCode::ConfigDisablesBtf,
                 &src,
                 "the kernel config does not enable CONFIG_DEBUG_INFO_BTF".into(),
                 "rebuild the kernel with CONFIG_DEBUG_INFO_BTF=y (needs pahole at build time), or ship external BTF (BTFHub)",
@@ -403,8 +394,7 @@ fn read_kernel_config(root: &Path, c: &mut BtfCheck) {
         }
         if cfg.debug_info_btf_modules == Some(false) {
             c.findings.push(finding(
-                "B005",
-                Severity::Warning,
+                BtfCode::ModuleBtfDisabled,
                 &src,
                 "CONFIG_DEBUG_INFO_BTF_MODULES is not set: modules carry no BTF".into(),
                 "programs that use module types (e.g. nf_conn from nf_conntrack) cannot be relocated; enable CONFIG_DEBUG_INFO_BTF_MODULES",
@@ -414,8 +404,7 @@ fn read_kernel_config(root: &Path, c: &mut BtfCheck) {
         return;
     }
     c.findings.push(finding(
-        "B007",
-        Severity::Info,
+        BtfCode::ConfigUnreadable,
         &root.join("proc/config.gz").display().to_string(),
         "the kernel config is not readable (no /proc/config.gz, no /boot/config-<release>): the build options cannot be confirmed".into(),
         "load the configs module (modprobe configs) or install the kernel's config file to confirm CONFIG_DEBUG_INFO_BTF",

@@ -1,6 +1,6 @@
 //! The `analyze layout` report: every pair checked, and what could not be paired.
 
-use mapsleuth_layout::{Finding, Location, Severity, Target};
+use mapsleuth_layout::{Finding, LayoutCode, Location, Severity, Target};
 use serde::Serialize;
 
 use crate::crosscheck::PairReport;
@@ -30,6 +30,51 @@ pub struct LayoutReport {
     pub summary: Summary,
 }
 
+impl Summary {
+    fn of<'f>(pairs: usize, findings: impl Iterator<Item = &'f Finding>) -> Summary {
+        let mut summary = Summary {
+            pairs,
+            errors: 0,
+            warnings: 0,
+            infos: 0,
+        };
+        for f in findings {
+            match f.severity {
+                Severity::Error => summary.errors += 1,
+                Severity::Warning => summary.warnings += 1,
+                Severity::Info => summary.infos += 1,
+            }
+        }
+        summary
+    }
+}
+
+/// L022: a map's key or value type that no Go type mirrors.
+fn unpaired_finding(c: &CCandidate) -> Finding {
+    let (map, role) = c.map.clone().unwrap_or_default();
+    let bare = c
+        .name
+        .trim_start_matches("struct ")
+        .trim_start_matches("union ");
+    Finding::new(
+        LayoutCode::Unpaired,
+        format!(
+            "the {role} type of map `{map}`, `{}`, has no Go counterpart in the binary",
+            c.name
+        ),
+    )
+    .at(Location {
+        type_name: Some(c.name.clone()),
+        map: Some(map),
+        ..Default::default()
+    })
+    .fix(format!(
+        "pair it explicitly with --pair GoType={bare}, or generate a mirror with `mapsleuth go \
+         gen {} --btf FILE`",
+        c.name
+    ))
+}
+
 impl LayoutReport {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -41,44 +86,9 @@ impl LayoutReport {
         pairs: Vec<PairReport>,
         unpaired: &[CCandidate],
     ) -> Self {
-        let mut findings = Vec::new();
-        for c in unpaired {
-            let (map, role) = c.map.clone().unwrap_or_default();
-            findings.push(
-                Finding::new(
-                    "L022",
-                    Severity::Warning,
-                    format!("the {role} type of map `{map}`, `{}`, has no Go counterpart in the binary", c.name),
-                )
-                .at(Location {
-                    type_name: Some(c.name.clone()),
-                    map: Some(map),
-                    ..Default::default()
-                })
-                .fix(format!(
-                    "pair it explicitly with --pair GoType={}, or generate a mirror with `mapsleuth go gen {} --btf FILE`",
-                    c.name.trim_start_matches("struct ").trim_start_matches("union "),
-                    c.name
-                )),
-            );
-        }
-        let all = pairs
-            .iter()
-            .flat_map(|p| p.findings.iter())
-            .chain(findings.iter());
-        let mut summary = Summary {
-            pairs: pairs.len(),
-            errors: 0,
-            warnings: 0,
-            infos: 0,
-        };
-        for f in all {
-            match f.severity {
-                Severity::Error => summary.errors += 1,
-                Severity::Warning => summary.warnings += 1,
-                Severity::Info => summary.infos += 1,
-            }
-        }
+        let findings: Vec<Finding> = unpaired.iter().map(unpaired_finding).collect();
+        let all = pairs.iter().flat_map(|p| p.findings.iter());
+        let summary = Summary::of(pairs.len(), all.chain(findings.iter()));
         LayoutReport {
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             go_binary,

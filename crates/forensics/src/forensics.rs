@@ -14,100 +14,18 @@ use std::hash::BuildHasher;
 
 use mapsleuth_dump::{Dump, DumpError, Entry, EntryKind, ErrorKind};
 use mapsleuth_layout::{
-    ByteOrder, Finding, LeafKind, Location, PaddingKind, Severity, TypeId, TypeTable,
+    in_go_blank, is_go_blank, ByteOrder, Finding, LeafKind, Location, PaddingKind, Severity,
 };
 
 use crate::decode::{hex, DecodeError, Decoder, FlatDecoder, Value};
 
-/// Every dump finding code. The numbers are stable and never reused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Code {
-    /// D001: non-zero key padding.
-    KeyPadding,
-    /// D002: non-zero value padding.
-    ValuePadding,
-    /// D003: key size differs from the key type's.
-    KeySize,
-    /// D004: value size differs from the value type's.
-    ValueSize,
-    /// D005: all-zero values.
-    ZeroEntries,
-    /// D006: a field that is zero in every entry.
-    ZeroField,
-    /// D007: a field with the same non-zero value in every entry.
-    ConstantField,
-    /// D008: a string without a NUL terminator.
-    NoNul,
-    /// D009: a string with bytes outside printable ASCII.
-    NonPrintable,
-    /// D010: non-zero bytes after a string's NUL.
-    AfterNul,
-    /// D011: an enum value that is none of the enum's.
-    BadEnum,
-    /// D012: more entries than max_entries.
-    OverMaxEntries,
-    /// D013: the same key more than once.
-    DuplicateKey,
-    /// D014: entries bpftool could not read.
-    LookupError,
-    /// D015: the dump itself is damaged (reader issues).
-    DumpIssue,
-    /// D016: an expected key is not in the dump.
-    MissingKey,
-    /// D017: a key in the dump is not among the expected ones.
-    UnexpectedKey,
-    /// D018: our decoding of a field differs from bpftool's.
-    Disagrees,
-}
+/// Every dump finding code: the catalogue's `D` family.
+pub use mapsleuth_layout::DumpCode as Code;
+/// A type to check keys or values against.
+pub use mapsleuth_layout::TypeRef;
 
-impl Code {
-    pub const ALL: [Code; 18] = [
-        Code::KeyPadding,
-        Code::ValuePadding,
-        Code::KeySize,
-        Code::ValueSize,
-        Code::ZeroEntries,
-        Code::ZeroField,
-        Code::ConstantField,
-        Code::NoNul,
-        Code::NonPrintable,
-        Code::AfterNul,
-        Code::BadEnum,
-        Code::OverMaxEntries,
-        Code::DuplicateKey,
-        Code::LookupError,
-        Code::DumpIssue,
-        Code::MissingKey,
-        Code::UnexpectedKey,
-        Code::Disagrees,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::KeyPadding => "D001",
-            Code::ValuePadding => "D002",
-            Code::KeySize => "D003",
-            Code::ValueSize => "D004",
-            Code::ZeroEntries => "D005",
-            Code::ZeroField => "D006",
-            Code::ConstantField => "D007",
-            Code::NoNul => "D008",
-            Code::NonPrintable => "D009",
-            Code::AfterNul => "D010",
-            Code::BadEnum => "D011",
-            Code::OverMaxEntries => "D012",
-            Code::DuplicateKey => "D013",
-            Code::LookupError => "D014",
-            Code::DumpIssue => "D015",
-            Code::MissingKey => "D016",
-            Code::UnexpectedKey => "D017",
-            Code::Disagrees => "D018",
-        }
-    }
-
-    fn bit(self) -> u32 {
-        1 << (self as u32)
-    }
+fn bit(code: Code) -> u32 {
+    1 << (code as u32)
 }
 
 /// The codes one entry triggered.
@@ -116,11 +34,11 @@ pub struct Marks(u32);
 
 impl Marks {
     pub fn add(&mut self, code: Code) {
-        self.0 |= code.bit();
+        self.0 |= bit(code);
     }
 
     pub fn contains(self, code: Code) -> bool {
-        self.0 & code.bit() != 0
+        self.0 & bit(code) != 0
     }
 
     pub fn is_empty(self) -> bool {
@@ -135,13 +53,6 @@ impl Marks {
             .map(|c| c.as_str())
             .collect()
     }
-}
-
-/// A type to check keys or values against.
-#[derive(Clone, Copy)]
-pub struct TypeRef<'t> {
-    pub table: &'t TypeTable,
-    pub id: TypeId,
 }
 
 /// Tunables of the checks.
@@ -525,11 +436,6 @@ struct Side {
 /// Types larger than this get no byte masks (the dump reader allows 4 MiB values).
 const MAX_MASKED_SIZE: u64 = 4 << 20;
 
-fn is_go_blank(path: &str) -> bool {
-    let last = path.rsplit('.').next().unwrap_or(path);
-    last == "_" || last.starts_with("_[")
-}
-
 impl Side {
     fn new(role: Role, t: TypeRef<'_>) -> Result<Side, DecodeError> {
         let flat = FlatDecoder::new(t.table, t.id)?;
@@ -573,7 +479,7 @@ impl Side {
             .collect();
         // Go's explicit padding (`_ [4]byte`) is padding too.
         for l in side.flat.leaves() {
-            if is_go_blank(&l.path) {
+            if in_go_blank(&l.path) {
                 regions.push((
                     l.offset_bits,
                     l.size_bits,
@@ -598,7 +504,7 @@ impl Side {
         }
         side.pad_any = any.into_iter().collect();
         for (i, l) in side.flat.leaves().iter().enumerate() {
-            if is_go_blank(&l.path) {
+            if in_go_blank(&l.path) {
                 continue;
             }
             match &l.kind {
@@ -959,7 +865,7 @@ impl<'d> Forensics<'d> {
                 };
                 msg.push_str(meaning);
                 out.push(
-                    Finding::new(code.as_str(), sev, msg)
+                    Finding::with_severity(code, sev, msg)
                         .at(Location {
                             offset: Some(r.offset_bits / 8),
                             key: r.tally.first_key(),
@@ -996,7 +902,7 @@ impl<'d> Forensics<'d> {
                         side.role.name()
                     );
                     out.push(
-                        Finding::new(code.as_str(), Severity::Error, msg)
+                        Finding::with_severity(code, Severity::Error, msg)
                             .at(loc(Some(side)))
                             .fix(size_fix(side.role)),
                     );
@@ -1020,7 +926,7 @@ impl<'d> Forensics<'d> {
                     t.keys_text()
                 );
                 out.push(
-                    Finding::new(code.as_str(), Severity::Error, msg)
+                    Finding::with_severity(code, Severity::Error, msg)
                         .at(Location {
                             key: t.first_key(),
                             ..loc(Some(side))
@@ -1055,7 +961,7 @@ impl<'d> Forensics<'d> {
                 "; the entry exists but holds nothing: created with a zero value and never updated, or reset"
             });
             out.push(
-                Finding::new(Code::ZeroEntries.as_str(), Severity::Info, msg)
+                Finding::with_severity(Code::ZeroEntries, Severity::Info, msg)
                     .at(Location {
                         key: self.zero_values.first_key(),
                         ..loc(self.value.as_ref())
@@ -1098,8 +1004,8 @@ impl<'d> Forensics<'d> {
                 for (i, leaf) in zero.iter().enumerate() {
                     if i == max_fields {
                         out.push(
-                            Finding::new(
-                                Code::ZeroField.as_str(),
+                            Finding::with_severity(
+                                Code::ZeroField,
                                 Severity::Info,
                                 format!(
                                     "and {} more fields of {} are zero in all {n} {what}",
@@ -1112,8 +1018,8 @@ impl<'d> Forensics<'d> {
                         break;
                     }
                     out.push(
-                        Finding::new(
-                            Code::ZeroField.as_str(),
+                        Finding::with_severity(
+                            Code::ZeroField,
                             Severity::Info,
                             format!(
                                 "`{}` is zero in all {n} {what} of {}",
@@ -1131,8 +1037,8 @@ impl<'d> Forensics<'d> {
                 for (i, (leaf, shown)) in constant.iter().enumerate() {
                     if i == max_fields {
                         out.push(
-                            Finding::new(
-                                Code::ConstantField.as_str(),
+                            Finding::with_severity(
+                                Code::ConstantField,
                                 Severity::Info,
                                 format!(
                                     "and {} more fields of {} are the same in all {n} {what}",
@@ -1145,8 +1051,8 @@ impl<'d> Forensics<'d> {
                         break;
                     }
                     out.push(
-                        Finding::new(
-                            Code::ConstantField.as_str(),
+                        Finding::with_severity(
+                            Code::ConstantField,
                             Severity::Info,
                             format!(
                                 "`{}` is {shown} in all {n} {what} of {}",
@@ -1184,8 +1090,8 @@ impl<'d> Forensics<'d> {
                 };
                 if s.no_nul.count > 0 {
                     out.push(
-                        Finding::new(
-                            Code::NoNul.as_str(),
+                        Finding::with_severity(
+                            Code::NoNul,
                             Severity::Warning,
                             format!(
                                 "`{}` ({} bytes) has no NUL terminator in {}: {}{}; C code reading it as a string runs past its end",
@@ -1202,8 +1108,8 @@ impl<'d> Forensics<'d> {
                 }
                 if s.nonprint.count > 0 {
                     out.push(
-                        Finding::new(
-                            Code::NonPrintable.as_str(),
+                        Finding::with_severity(
+                            Code::NonPrintable,
                             Severity::Info,
                             format!(
                                 "`{}` has bytes outside printable ASCII before its end in {}: {}{}",
@@ -1219,8 +1125,8 @@ impl<'d> Forensics<'d> {
                 }
                 if s.after_nul.count > 0 {
                     out.push(
-                        Finding::new(
-                            Code::AfterNul.as_str(),
+                        Finding::with_severity(
+                            Code::AfterNul,
                             Severity::Warning,
                             format!(
                                 "`{}` has non-zero bytes after its NUL terminator in {}: {}{}; stale data from an earlier string or uninitialised memory",
@@ -1256,8 +1162,8 @@ impl<'d> Forensics<'d> {
                     })
                     .collect();
                 out.push(
-                    Finding::new(
-                        Code::BadEnum.as_str(),
+                    Finding::with_severity(
+                        Code::BadEnum,
                         Severity::Warning,
                         format!(
                             "`{}` ({}) holds {} that {} no value of the enum in {}: {}",
@@ -1290,8 +1196,8 @@ impl<'d> Forensics<'d> {
             let n = self.dump.counted_len() as u64;
             if n > u64::from(m) {
                 out.push(
-                    Finding::new(
-                        Code::OverMaxEntries.as_str(),
+                    Finding::with_severity(
+                        Code::OverMaxEntries,
                         Severity::Error,
                         format!(
                             "{n} entries, but {from} holds at most {m} (max_entries): the dump mixes maps, was taken while the map changed, or the map was resized"
@@ -1315,8 +1221,8 @@ impl<'d> Forensics<'d> {
             let more = dups.len().saturating_sub(shown.len());
             let first = hex(dups[0].0);
             out.push(
-                Finding::new(
-                    Code::DuplicateKey.as_str(),
+                Finding::with_severity(
+                    Code::DuplicateKey,
                     Severity::Error,
                     format!(
                         "{} listed more than once ({total} extra entries): {}{}; a map holds each key once, so the dump was taken while the map changed (bpftool restarts its walk when the key it stands on is deleted) or joins several dumps",
@@ -1355,8 +1261,8 @@ impl<'d> Forensics<'d> {
                 msg.push_str("; for this map type these are empty slots");
             }
             out.push(
-                Finding::new(
-                    Code::LookupError.as_str(),
+                Finding::with_severity(
+                    Code::LookupError,
                     if normal { Severity::Info } else { Severity::Warning },
                     msg,
                 )
@@ -1373,8 +1279,8 @@ impl<'d> Forensics<'d> {
             if i == self.opts.max_issue_findings {
                 let more = self.dump.issues.len() - i;
                 out.push(
-                    Finding::new(
-                        Code::DumpIssue.as_str(),
+                    Finding::with_severity(
+                        Code::DumpIssue,
                         Severity::Warning,
                         format!("and {more} more problems reading the dump"),
                     )
@@ -1386,8 +1292,8 @@ impl<'d> Forensics<'d> {
         }
         if self.dump.issues_dropped > 0 {
             out.push(
-                Finding::new(
-                    Code::DumpIssue.as_str(),
+                Finding::with_severity(
+                    Code::DumpIssue,
                     Severity::Warning,
                     format!(
                         "{} more problems reading the dump were not kept",
@@ -1428,8 +1334,8 @@ impl<'d> Forensics<'d> {
             let Some(side) = side else { continue };
             if n == max_fields {
                 out.push(
-                    Finding::new(
-                        Code::Disagrees.as_str(),
+                    Finding::with_severity(
+                        Code::Disagrees,
                         Severity::Error,
                         format!(
                             "and {} more fields of {} decode differently from bpftool's",
@@ -1455,8 +1361,8 @@ impl<'d> Forensics<'d> {
             };
             let offset = side.offsets.get(ours).copied();
             out.push(
-                Finding::new(
-                    Code::Disagrees.as_str(),
+                Finding::with_severity(
+                    Code::Disagrees,
                     Severity::Error,
                     format!(
                         "{name} of the {} decodes differently with {} than in bpftool's own decoding in {} of {compared} {}: {}{}; the type does not match the map's BTF layout",
@@ -1580,7 +1486,7 @@ impl<'d> Forensics<'d> {
                 msg.push_str(" (numbers read as little-endian: no key type given)");
             }
             out.push(
-                Finding::new(Code::MissingKey.as_str(), Severity::Error, msg)
+                Finding::with_severity(Code::MissingKey, Severity::Error, msg)
                     .at(Location {
                         key: missing.first_key(),
                         ..loc.clone()
@@ -1597,8 +1503,8 @@ impl<'d> Forensics<'d> {
         }
         if unexpected.count > 0 {
             out.push(
-                Finding::new(
-                    Code::UnexpectedKey.as_str(),
+                Finding::with_severity(
+                    Code::UnexpectedKey,
                     Severity::Warning,
                     format!(
                         "{} of {} keys in the dump {} not expected: {}",
@@ -1641,7 +1547,7 @@ fn issue_finding(issue: &DumpError, map: Option<String>) -> Finding {
         ErrorKind::NotDumpable(_) => "read this map another way (see the message)",
         _ => "the dump was damaged or edited; entries around this place may be missing",
     };
-    Finding::new(Code::DumpIssue.as_str(), sev, msg)
+    Finding::with_severity(Code::DumpIssue, sev, msg)
         .at(Location {
             file: Some(issue.file.to_string()),
             offset: issue.pos.map(|p| p.offset),
@@ -2003,7 +1909,7 @@ fn normalize(path: &str) -> Option<String> {
             Some(i) => (&part[..i], &part[i..]),
             None => (part, ""),
         };
-        if name == "_" {
+        if is_go_blank(name) {
             return None;
         }
         let f = fold(name);

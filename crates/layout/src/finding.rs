@@ -1,8 +1,10 @@
 //! Findings: what every engine reports. Codes are stable and never reused; `L` for
 //! layout cross-checks, `D` for dump forensics, `B` for BTF health. The catalogue is
-//! docs/findings.md.
+//! [`crate::catalogue`] (and docs/findings.md, kept in step with it by a test).
 
 use serde::{Deserialize, Serialize};
+
+use crate::catalogue::FindingCode;
 
 #[derive(
     Clone,
@@ -73,6 +75,10 @@ pub struct Location {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
+    /// The finding's code (`L001`, `D002`, `B008`), stable and never reused; every code
+    /// is in docs/findings.md.
+    // Text, as reports and their readers (SQL, JSON tools) use it; findings are built
+    // from a typed `FindingCode`.
     pub code: String,
     pub severity: Severity,
     pub message: String,
@@ -82,9 +88,21 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(code: &str, severity: Severity, message: impl Into<String>) -> Self {
+    /// A finding with its code's usual severity.
+    pub fn new(code: impl Into<FindingCode>, message: impl Into<String>) -> Self {
+        let code = code.into();
+        Finding::with_severity(code, code.severity(), message)
+    }
+
+    /// A finding of a code whose severity depends on the case (the catalogue lists the
+    /// ones it takes).
+    pub fn with_severity(
+        code: impl Into<FindingCode>,
+        severity: Severity,
+        message: impl Into<String>,
+    ) -> Self {
         Finding {
-            code: code.to_string(),
+            code: code.into().as_str().to_string(),
             severity,
             message: message.into(),
             location: Location::default(),

@@ -3,6 +3,20 @@
 
 use crate::types::{Dialect, Qualifier, TypeId, TypeKind, TypeTable, MAX_DEPTH};
 
+/// Whether a struct member is a Go blank field. gc names every blank field exactly `_`
+/// in DWARF (`_ [3]byte`, `_ structs.HostLayout`); `_x` is an ordinary unexported field.
+pub fn is_go_blank(member_name: &str) -> bool {
+    member_name == "_"
+}
+
+/// Whether a leaf path (`hdr._[2].x`) lies inside a Go blank field: one of its
+/// components, without its array index, is `_`. Nothing inside a blank field can be
+/// read or set by name, so all of it is padding.
+pub fn in_go_blank(path: &str) -> bool {
+    path.split('.')
+        .any(|part| is_go_blank(part.split('[').next().unwrap_or(part)))
+}
+
 impl TypeTable {
     /// The name a programmer would write for this type. Never fails: a broken graph
     /// renders as `<bad type N>` so that errors can still be reported about it.
@@ -112,5 +126,23 @@ impl TypeTable {
                 let _ = write!(out, " __attribute__((btf_type_tag(\"{tag}\")))");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_blank_is_the_name_underscore_anywhere_in_the_path() {
+        for blank in ["_", "_[0]", "_[2][1]", "hdr._", "_.x", "a._[3].b"] {
+            assert!(in_go_blank(blank), "{blank}");
+        }
+        // A leading underscore is an ordinary (unexported) Go name.
+        for named in ["_x", "__pad", "_pad[1]", "x_", "a.b_", "", "hdr.__u32"] {
+            assert!(!in_go_blank(named), "{named}");
+        }
+        assert!(is_go_blank("_"));
+        assert!(!is_go_blank("_ "));
     }
 }
