@@ -5,11 +5,11 @@
 
 use std::path::PathBuf;
 
+use mapsleuth_btf::{discover_maps, Btf, BtfBytes, MapDef};
+use mapsleuth_dump::{read_file, EntryKind, ReadOptions};
 use mapsleuth_forensics::decode::{
     decode, decode_flat, to_bpftool_json, DecodeError, Decoder, FlatDecoder, Value,
 };
-use mapsleuth_btf::{discover_maps, Btf, BtfBytes, MapDef};
-use mapsleuth_dump::{read_file, EntryKind, ReadOptions};
 use mapsleuth_layout::{
     ByteOrder, Composite, IntEncoding, Member, Target, Type, TypeKind, TypeTable,
 };

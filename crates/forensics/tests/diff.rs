@@ -5,11 +5,6 @@
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
-use mapsleuth_forensics::diff::{
-    diff, Basis, ChangeKind, DiffError, DiffOptions, FieldKind, MapDiff,
-};
-use mapsleuth_forensics::dump_report::Types;
-use mapsleuth_forensics::forensics::TypeRef;
 use mapsleuth_btf::{discover_maps, Btf, BtfBytes, MapDef};
 use mapsleuth_dump::capture_file::{
     ByteOrder, CaptureWriter, MapHeader, ReadMethod, ReadStats, Source, ValueKind,
@@ -17,6 +12,11 @@ use mapsleuth_dump::capture_file::{
 use mapsleuth_dump::{
     parse_bpftool_map_show, read_bytes, read_file, Dump, DumpFormat, ReadOptions,
 };
+use mapsleuth_forensics::diff::{
+    diff, Basis, ChangeKind, DiffError, DiffOptions, FieldKind, MapDiff,
+};
+use mapsleuth_forensics::dump_report::Types;
+use mapsleuth_forensics::forensics::TypeRef;
 use mapsleuth_layout::TypeTable;
 
 fn corpus(p: &str) -> PathBuf {

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use mapsleuth_forensics::forensics::{check_dump, ExpectedKeys, Marks, Options, TypeRef};
 use mapsleuth_btf::{discover_maps, Btf, BtfBytes, MapDef};
 use mapsleuth_dump::{parse_bpftool_map_show, read_bytes, read_file, Dump, ReadOptions};
 use mapsleuth_dwarf::GoBinary;
+use mapsleuth_forensics::forensics::{check_dump, ExpectedKeys, Marks, Options, TypeRef};
 use mapsleuth_layout::{ByteOrder, Finding, Severity, TypeTable};
 
 fn corpus(p: &str) -> PathBuf {
