@@ -220,7 +220,7 @@ use tally::EntryId;
 // ---------------------------------------------------------------------------
 // The engine
 
-/// One pass over a dump's entries. The checks of keys and values are on each [`Side`];
+/// One pass over a dump's entries. The checks of keys and values are on their side;
 /// the checks of whole entries keep their state here, one field per group of codes.
 pub struct Forensics<'d> {
     dump: &'d Dump,
