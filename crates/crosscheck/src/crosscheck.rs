@@ -23,8 +23,6 @@ use matching::Matching;
 use regions::{BitUnit, UnionRegion};
 
 pub use mapsleuth_layout::TypeRef;
-/// The name of [`TypeRef`] before it moved to the layout crate.
-pub use mapsleuth_layout::TypeRef as Side;
 pub use rows::{Cell, CellKind, Row, RowStatus};
 
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]

@@ -5,10 +5,10 @@
 use std::path::PathBuf;
 
 use mapsleuth_btf::{Btf, BtfBytes};
-use mapsleuth_crosscheck::crosscheck::{crosscheck, PairReport, Side};
+use mapsleuth_crosscheck::crosscheck::{crosscheck, PairReport};
 use mapsleuth_crosscheck::pairing::MatchRule;
 use mapsleuth_dwarf::GoBinary;
-use mapsleuth_layout::{ByteOrder, Severity};
+use mapsleuth_layout::{ByteOrder, Severity, TypeRef};
 
 fn corpus(p: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../corpus")).join(p)
@@ -129,6 +129,7 @@ fn check_binary(path: &str, object: &str, cases: &[Case]) -> Vec<Checked> {
     let (go_table, go_ids) = bin.table_for(&names).unwrap();
     let c_ids: Vec<u32> = cases.iter().map(|c| btf.find_type(c.1).unwrap()).collect();
     let c_table = btf.to_table_for(&c_ids).unwrap();
+    assert_eq!(go_ids.len(), cases.len(), "{path}: one Go type per case");
     cases
         .iter()
         .zip(go_ids.iter().zip(&c_ids))
@@ -136,11 +137,11 @@ fn check_binary(path: &str, object: &str, cases: &[Case]) -> Vec<Checked> {
             binary: path.to_string(),
             go: case.0.to_string(),
             report: crosscheck(
-                Side {
+                TypeRef {
                     table: &go_table,
                     id: g,
                 },
-                Side {
+                TypeRef {
                     table: &c_table,
                     id: c,
                 },
@@ -151,9 +152,36 @@ fn check_binary(path: &str, object: &str, cases: &[Case]) -> Vec<Checked> {
         .collect()
 }
 
+/// The side-by-side rows read in offset order on each side; Go's only where Go keeps
+/// C's field order (L011 says it does not).
+fn assert_rows_in_order(checked: &Checked, what: &str) {
+    let r = &checked.report;
+    let offsets = |go: bool| -> Vec<(u64, u64)> {
+        r.rows
+            .iter()
+            .filter_map(|row| if go { row.go.as_ref() } else { row.c.as_ref() })
+            .map(|c| (c.offset, c.bits.map_or(0, |b| b.0)))
+            .collect()
+    };
+    let sorted = |v: &[(u64, u64)]| v.windows(2).all(|w| w[0] <= w[1]);
+    assert!(
+        sorted(&offsets(false)),
+        "{what}: C rows out of order: {:#?}",
+        r.rows
+    );
+    if !r.findings.iter().any(|f| f.code == "L011") {
+        assert!(
+            sorted(&offsets(true)),
+            "{what}: Go rows out of order: {:#?}",
+            r.rows
+        );
+    }
+}
+
 fn assert_case(checked: &Checked, expect: &[(&str, &str)]) {
     let r = &checked.report;
     let what = format!("{} {} vs {}", checked.binary, checked.go, r.c_type);
+    assert_rows_in_order(checked, &what);
     let serious: Vec<_> = r
         .findings
         .iter()
@@ -279,11 +307,11 @@ fn every_code_fires_and_exact_mirrors_are_silent() {
     let cid = btf.find_type("event").unwrap();
     let ct = btf.to_table_for(&[cid]).unwrap();
     let weak = crosscheck(
-        Side {
+        TypeRef {
             table: &gt,
             id: gids[0],
         },
-        Side {
+        TypeRef {
             table: &ct,
             id: cid,
         },
@@ -352,11 +380,11 @@ fn go_gen_output_cross_checks_clean() {
                 let cid = btf.find_type(root).unwrap();
                 let ct = btf.to_table_for(&[cid]).unwrap();
                 let r = crosscheck(
-                    Side {
+                    TypeRef {
                         table: &gt,
                         id: gids[0],
                     },
-                    Side {
+                    TypeRef {
                         table: &ct,
                         id: cid,
                     },
@@ -421,8 +449,8 @@ fn any_pair_is_answered_without_panicking() {
             for &g in &gids {
                 for &c in &c_ids {
                     crosscheck(
-                        Side { table: &gt, id: g },
-                        Side { table: &ct, id: c },
+                        TypeRef { table: &gt, id: g },
+                        TypeRef { table: &ct, id: c },
                         MatchRule::Weak,
                     )
                     .unwrap();

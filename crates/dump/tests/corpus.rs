@@ -116,6 +116,7 @@ fn counts_match_found_elements_and_json_length() {
                     serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
                 if let Some(arr) = v.as_array() {
                     if row.file.starts_with("multi") {
+                        assert_eq!(arr.len(), dumps.len(), "{}: maps", row.file);
                         for (m, d) in arr.iter().zip(&dumps) {
                             assert_eq!(m["elements"].as_array().unwrap().len(), d.len());
                         }

@@ -4,14 +4,14 @@
 use std::collections::HashMap;
 
 use mapsleuth_btf::{discover_maps, Btf, LegacyMap};
-use mapsleuth_crosscheck::crosscheck::{crosscheck, Side};
+use mapsleuth_crosscheck::crosscheck::crosscheck;
 use mapsleuth_crosscheck::pairing::{
     c_key, c_weak_key, go_key, go_weak_key, is_user_go_type, match_names, plan_by_name, CCandidate,
     MatchRule, PairPlan,
 };
 use mapsleuth_crosscheck::report::LayoutReport;
 use mapsleuth_dwarf::GoBinary;
-use mapsleuth_layout::{TypeKind, TypeTable};
+use mapsleuth_layout::{TypeKind, TypeRef, TypeTable};
 
 use crate::error::{Error, Result};
 use crate::inputs::{open_go_binary, BtfInput};
@@ -74,11 +74,11 @@ fn check_pairs(
     let c_table = btf.to_table_for(&c_ids)?;
     let mut pairs = Vec::with_capacity(plans.len());
     for (plan, go_id) in plans.iter().zip(go_ids) {
-        let go = Side {
+        let go = TypeRef {
             table: &go_table,
             id: go_id,
         };
-        let c = Side {
+        let c = TypeRef {
             table: &c_table,
             id: plan.c.id,
         };

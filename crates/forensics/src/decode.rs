@@ -21,7 +21,8 @@ use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 use mapsleuth_layout::{
-    ByteOrder, IntEncoding, LayoutError, Leaf, LeafKind, TypeId, TypeKind, TypeTable, MAX_DEPTH,
+    ByteOrder, Composite, IntEncoding, LayoutError, Leaf, LeafKind, TypeId, TypeKind, TypeTable,
+    MAX_DEPTH,
 };
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
@@ -529,71 +530,13 @@ impl Planner<'_> {
         let table = self.table;
         let resolved = table.resolve(id)?;
         match &table.get(resolved)?.kind {
-            TypeKind::Struct(c) | TypeKind::Union(c) => {
-                let union = matches!(table.get(resolved)?.kind, TypeKind::Union(_));
-                let mut fields = Vec::with_capacity(c.members.len());
-                for m in &c.members {
-                    let name: Arc<str> = m.name.as_deref().unwrap_or("").into();
-                    let offset = offset_bits.saturating_add(m.offset_bits);
-                    let node = match m.bitfield_bits {
-                        Some(bits) => {
-                            *budget = budget.checked_sub(1).ok_or_else(|| self.too_many())?;
-                            if u64::from(bits) > MAX_BITFIELD_BITS {
-                                return Err(DecodeError::Unsupported {
-                                    type_name: self.type_name.clone(),
-                                    what: format!("a {bits}-bit bitfield"),
-                                });
-                            }
-                            Node::Scalar(Scalar {
-                                offset_bits: offset,
-                                size_bits: u64::from(bits),
-                                bitfield: true,
-                                kind: self.scalar_kind(m.ty)?,
-                            })
-                        }
-                        None => self.plan(m.ty, offset, depth + 1, budget)?,
-                    };
-                    fields.push(PlanField {
-                        inline: m.name.is_none() || m.embedded,
-                        name,
-                        bitfield: m.bitfield_bits.is_some(),
-                        node,
-                    });
-                }
-                Ok(Node::Aggregate { union, fields })
-            }
+            TypeKind::Struct(c) => self.plan_members(c, false, offset_bits, depth, budget),
+            TypeKind::Union(c) => self.plan_members(c, true, offset_bits, depth, budget),
             TypeKind::Array { elem, len } => {
-                let len = *len;
-                let text = self.char_element(*elem)?;
-                let byte = self.byte_element(*elem)?;
-                if let Some(signed) = text.or(byte) {
-                    *budget = budget.checked_sub(1).ok_or_else(|| self.too_many())?;
-                    return Ok(Node::Bytes {
-                        offset: offset_bits / 8,
-                        len,
-                        text: text.is_some(),
-                        signed,
-                    });
-                }
-                let stride_bits = table.size_of(*elem)?.saturating_mul(8);
-                // Plan one element with what is left, then charge the rest.
-                let before = *budget;
-                let elem_node = self.plan(*elem, 0, depth + 1, budget)?;
-                let per = (before - *budget).max(1) as u64;
-                let rest = per.saturating_mul(len.saturating_sub(1));
-                if rest > *budget as u64 {
-                    return Err(self.too_many());
-                }
-                *budget -= rest as usize;
-                Ok(Node::Array {
-                    offset_bits,
-                    stride_bits,
-                    len,
-                    elem: Box::new(elem_node),
-                })
+                self.plan_array(*elem, *len, offset_bits, depth, budget)
             }
             _ => {
-                *budget = budget.checked_sub(1).ok_or_else(|| self.too_many())?;
+                self.take_one(budget)?;
                 let size_bits = table.size_of(resolved)?.saturating_mul(8);
                 Ok(Node::Scalar(Scalar {
                     offset_bits,
@@ -603,6 +546,98 @@ impl Planner<'_> {
                 }))
             }
         }
+    }
+
+    /// Charges one value to `budget`.
+    fn take_one(&self, budget: &mut usize) -> Result<(), DecodeError> {
+        *budget = budget.checked_sub(1).ok_or_else(|| self.too_many())?;
+        Ok(())
+    }
+
+    fn plan_members(
+        &mut self,
+        c: &Composite,
+        union: bool,
+        offset_bits: u64,
+        depth: u32,
+        budget: &mut usize,
+    ) -> Result<Node, DecodeError> {
+        let mut fields = Vec::with_capacity(c.members.len());
+        for m in &c.members {
+            let offset = offset_bits.saturating_add(m.offset_bits);
+            let node = match m.bitfield_bits {
+                Some(bits) => self.plan_bitfield(m.ty, offset, bits, budget)?,
+                None => self.plan(m.ty, offset, depth + 1, budget)?,
+            };
+            fields.push(PlanField {
+                inline: m.name.is_none() || m.embedded,
+                name: m.name.as_deref().unwrap_or("").into(),
+                bitfield: m.bitfield_bits.is_some(),
+                node,
+            });
+        }
+        Ok(Node::Aggregate { union, fields })
+    }
+
+    fn plan_bitfield(
+        &mut self,
+        ty: TypeId,
+        offset_bits: u64,
+        bits: u32,
+        budget: &mut usize,
+    ) -> Result<Node, DecodeError> {
+        self.take_one(budget)?;
+        if u64::from(bits) > MAX_BITFIELD_BITS {
+            return Err(DecodeError::Unsupported {
+                type_name: self.type_name.clone(),
+                what: format!("a {bits}-bit bitfield"),
+            });
+        }
+        Ok(Node::Scalar(Scalar {
+            offset_bits,
+            size_bits: u64::from(bits),
+            bitfield: true,
+            kind: self.scalar_kind(ty)?,
+        }))
+    }
+
+    /// Byte and `char` arrays as one value; other arrays as one planned element
+    /// repeated.
+    fn plan_array(
+        &mut self,
+        elem: TypeId,
+        len: u64,
+        offset_bits: u64,
+        depth: u32,
+        budget: &mut usize,
+    ) -> Result<Node, DecodeError> {
+        let text = self.char_element(elem)?;
+        let byte = self.byte_element(elem)?;
+        if let Some(signed) = text.or(byte) {
+            self.take_one(budget)?;
+            return Ok(Node::Bytes {
+                offset: offset_bits / 8,
+                len,
+                text: text.is_some(),
+                signed,
+            });
+        }
+        let stride_bits = self.table.size_of(elem)?.saturating_mul(8);
+        // Plan one element with what is left, then charge the rest.
+        let before = *budget;
+        let elem_node = self.plan(elem, 0, depth + 1, budget)?;
+        let per = (before - *budget).max(1) as u64;
+        let rest = per.saturating_mul(len.saturating_sub(1));
+        if rest > *budget as u64 {
+            return Err(self.too_many());
+        }
+        *budget -= rest as usize;
+        Ok(Node::Array {
+            offset_bits,
+            stride_bits,
+            len,
+            elem: Box::new(elem_node),
+        })
     }
 }
 
@@ -632,7 +667,7 @@ impl<'b> Reader<'b> {
     /// An unsigned integer of up to 16 bytes.
     fn uint(&self, offset: u64, len: u64) -> Result<u128, Past> {
         let b = self.slice(offset, len.min(16))?;
-        Ok(fold(b, self.order))
+        Ok(uint_from_bytes(b, self.order))
     }
 
     /// Bits `[offset_bits, offset_bits + width)` in memory order: from the least
@@ -647,7 +682,7 @@ impl<'b> Reader<'b> {
         let shift = offset_bits % 8;
         let n = (shift + width).div_ceil(8);
         let b = self.slice(first, n)?;
-        let raw = fold(b, self.order);
+        let raw = uint_from_bytes(b, self.order);
         let v = match self.order {
             ByteOrder::Little => raw >> shift,
             ByteOrder::Big => raw >> (n * 8 - shift - width),
@@ -665,7 +700,7 @@ fn mask(width: u64) -> u128 {
 }
 
 /// Bytes as an unsigned integer in the given byte order (at most 16 bytes).
-fn fold(b: &[u8], order: ByteOrder) -> u128 {
+pub(crate) fn uint_from_bytes(b: &[u8], order: ByteOrder) -> u128 {
     let b = &b[..b.len().min(16)];
     match order {
         ByteOrder::Little => b

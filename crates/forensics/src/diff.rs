@@ -32,6 +32,7 @@ use serde_json::Value as J;
 use crate::decode::{hex, to_bpftool_json, DecodeError, Decoder, Field, FlatDecoder, Value};
 use crate::dump_report::{TypeUse, Types};
 use crate::forensics::TypeRef;
+use crate::names::join_path;
 
 /// How to compare.
 #[derive(Clone, Debug, Default)]
@@ -574,7 +575,7 @@ impl Tree {
             match t {
                 Tree::Object(m) if !m.is_empty() => {
                     for (k, v) in m {
-                        go(v, &join(path, k), out);
+                        go(v, &join_path(path, k), out);
                     }
                 }
                 Tree::Array(a) if a.iter().any(|x| !matches!(x, Tree::Leaf(_))) => {
@@ -1512,14 +1513,6 @@ fn byte_ranges(a: &[u8], b: &[u8], base: u64, cpu: Option<usize>, out: &mut Vec<
     }
 }
 
-fn join(prefix: &str, name: &str) -> String {
-    match (prefix.is_empty(), name.is_empty()) {
-        (true, _) => name.to_string(),
-        (false, true) => prefix.to_string(),
-        (false, false) => format!("{prefix}.{name}"),
-    }
-}
-
 /// The leaves in which two decoded values differ. Members named `""` (anonymous structs
 /// and unions in bpftool's form) belong to their parent, as in C.
 fn walk(a: &Tree, b: &Tree, path: &str, cpu: Option<usize>, out: &mut Vec<FieldChange>) {
@@ -1529,11 +1522,17 @@ fn walk(a: &Tree, b: &Tree, path: &str, cpu: Option<usize>, out: &mut Vec<FieldC
     match (a, b) {
         (Tree::Object(x), Tree::Object(y)) => {
             for (k, v) in x {
-                walk(v, b.get(k).unwrap_or(&Tree::NULL), &join(path, k), cpu, out);
+                walk(
+                    v,
+                    b.get(k).unwrap_or(&Tree::NULL),
+                    &join_path(path, k),
+                    cpu,
+                    out,
+                );
             }
             for (k, v) in y {
                 if a.get(k).is_none() {
-                    walk(&Tree::NULL, v, &join(path, k), cpu, out);
+                    walk(&Tree::NULL, v, &join_path(path, k), cpu, out);
                 }
             }
         }

@@ -6,3 +6,4 @@ pub mod decode;
 pub mod diff;
 pub mod dump_report;
 pub mod forensics;
+mod names;

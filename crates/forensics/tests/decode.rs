@@ -94,6 +94,7 @@ fn decoding_equals_bpftools_formatted_on_every_corpus_dump() {
                     let theirs = formatted["values"].as_array().unwrap();
                     assert_eq!(theirs.len(), e.value_count(), "{what}: CPUs");
                     let per = d.decode_percpu(e.values()).unwrap();
+                    assert_eq!(per.cpus.len(), theirs.len(), "{what}: decoded CPUs");
                     for (cpu, (v, t)) in per.cpus.iter().zip(theirs).enumerate() {
                         assert_eq!(t["cpu"], cpu, "{what}");
                         let ours = to_bpftool_json(v);

@@ -97,12 +97,13 @@ fn padding_row(go: Option<Cell>, c: Option<Cell>) -> Row {
 type Placed = Vec<(u64, u8, Row)>;
 
 impl Check<'_> {
-    /// The rows of the view, in offset order.
+    /// The rows of the view, in offset order on each side (as far as the pairs allow:
+    /// fields Go declares in another order cannot be in order on both sides).
     pub(super) fn rows(&self) -> Vec<Row> {
         let mut rows = self.field_rows();
         self.gap_rows(&mut rows);
         rows.sort_by_key(|(o, k, _)| (*o, *k));
-        merge_gaps(rows.into_iter().map(|(_, _, row)| row))
+        merge_gaps(in_go_order(rows.into_iter().map(|(_, _, row)| row)).into_iter())
     }
 
     /// The codes shown on the row of C leaf `ci` and Go leaf `gi`, sorted.
@@ -184,6 +185,36 @@ impl Check<'_> {
             rows.push((r.offset_bits, 4, padding_row(Some(gap_cell(r)), None)));
         }
     }
+}
+
+/// The bit offset of a cell.
+fn bit_offset(c: &Cell) -> u64 {
+    c.offset * 8 + c.bits.map_or(0, |(bit, _)| bit)
+}
+
+/// Rows in C order, with each Go-only row (a Go field or gap with nothing against it)
+/// placed among the rows whose Go cells surround it, before the first row there whose C
+/// cell lies after it: rows with a C cell keep C's order, and Go's cells read in Go's
+/// order (a Go hole no longer follows the field after it).
+fn in_go_order(rows: impl Iterator<Item = Row>) -> Vec<Row> {
+    let (mut out, go_only): (Vec<Row>, Vec<Row>) = rows.partition(|r| r.c.is_some());
+    let go_at = |r: &Row| r.go.as_ref().map(bit_offset);
+    for row in go_only {
+        let at = go_at(&row).unwrap_or(0);
+        let hi = out
+            .iter()
+            .position(|r| go_at(r).is_some_and(|o| o > at))
+            .unwrap_or(out.len());
+        let lo = out[..hi]
+            .iter()
+            .rposition(|r| go_at(r).is_some())
+            .map_or(0, |i| i + 1);
+        let place = (lo..hi)
+            .find(|&i| out[i].c.as_ref().is_some_and(|c| bit_offset(c) > at))
+            .unwrap_or(hi);
+        out.insert(place, row);
+    }
+    out
 }
 
 /// Pairs a lone C hole with a lone Go gap at the same place: one row for both.
