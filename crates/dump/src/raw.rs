@@ -1,10 +1,10 @@
 //! Raw records: concatenated key‖value bytes (per-CPU: key‖value×CPUs, each value
 //! padded to 8 bytes as `bpf(2)` lays them out), sizes given by the caller.
 
+use crate::ctx::Ctx;
 use crate::error::{DumpError, ErrorKind, Position};
 use crate::model::{Dump, EntryRec};
 use crate::window::Window;
-use crate::Ctx;
 
 pub(crate) fn read(ctx: &Ctx<'_>, win: &mut Window<'_>) -> Result<Vec<Dump>, DumpError> {
     let Some(layout) = ctx.opts.raw else {
