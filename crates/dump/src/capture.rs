@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::capture_file::{Capture, FormatError, MapHeader, MapView};
 use crate::ctx::Ctx;
 use crate::error::{DumpError, ErrorKind};
-use crate::model::{Dump, EntryRec, MapMeta};
+use crate::model::{Dump, MapMeta};
 use crate::window::Window;
 
 /// Converts a verified capture into one dump per map.
@@ -67,25 +67,8 @@ fn map_dump(
     );
     let record = h.record_size as usize;
     for (i, e) in view.entries().enumerate() {
-        let mut rec = EntryRec::new(lines.pos(view.offset() + i * record));
-        rec.key = d.keys_mut().push(e.key) as u32;
-        rec.value_first = u32::try_from(d.value_records()).map_err(|_| {
-            DumpError::new(
-                &ctx.file,
-                Some(rec.pos()),
-                ErrorKind::TooManyEntries {
-                    limit: u64::from(u32::MAX),
-                },
-            )
-        })?;
-        for v in e.values() {
-            d.values_mut().push(v);
-            rec.value_count += 1;
-        }
-        if h.per_cpu {
-            rec.set_percpu();
-        }
-        d.commit(rec, &ctx.opts.limits)?;
+        let pos = lines.pos(view.offset() + i * record);
+        d.push_raw_entry(pos, e.key, e.values(), h.per_cpu, &ctx.opts.limits)?;
     }
     d.finish();
     Ok(d)

@@ -442,6 +442,37 @@ impl Dump {
         self.values.reserve(value_bytes);
     }
 
+    /// Adds an entry of raw bytes (raw records, captures): a key and its values, one
+    /// per CPU when `percpu`.
+    pub(crate) fn push_raw_entry<'v>(
+        &mut self,
+        pos: Position,
+        key: &[u8],
+        values: impl Iterator<Item = &'v [u8]>,
+        percpu: bool,
+        limits: &DumpLimits,
+    ) -> Result<(), DumpError> {
+        let mut rec = EntryRec::new(pos);
+        rec.key = self.keys.push(key) as u32;
+        rec.value_first = u32::try_from(self.values.len()).map_err(|_| {
+            DumpError::new(
+                &self.source.name,
+                Some(pos),
+                ErrorKind::TooManyEntries {
+                    limit: u64::from(u32::MAX),
+                },
+            )
+        })?;
+        for v in values {
+            self.values.push(v);
+            rec.value_count += 1;
+        }
+        if percpu {
+            rec.set_percpu();
+        }
+        self.commit(rec, limits)
+    }
+
     /// Adds a finished entry, checking limits and that its sizes match earlier entries.
     /// Records referenced by `rec` must already be closed.
     pub(crate) fn commit(&mut self, rec: EntryRec, limits: &DumpLimits) -> Result<(), DumpError> {
