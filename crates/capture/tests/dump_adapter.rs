@@ -235,7 +235,7 @@ fn captures_read_back_through_mapsleuth_dump() {
     assert_eq!(summary.sha256, hex(cap.digest()));
     assert_eq!(cap.header().snapshot_id, summary.snapshot_id);
 
-    let dumps = mapsleuth_dump::read_file(&path, &mapsleuth_dump::ReadOptions::default())
+    let dumps = mapsleuth_dump::read_file(&path, &mapsleuth_dump::DumpReadOptions::default())
         .unwrap_or_else(|e| panic!("mapsleuth_dump cannot read the capture: {e}"));
     assert_eq!(dumps.len(), maps.len());
     for (index, ((fd, want), dump)) in maps.iter().zip(&dumps).enumerate() {

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use mapsleuth_dump::{read_file, ReadOptions};
+use mapsleuth_dump::{read_file, DumpReadOptions};
 
 mod support;
 
@@ -375,7 +375,7 @@ fn stdin_and_raw_records() {
     // The same entries as raw key‖value records.
     let dump = &read_file(
         format!("{CORPUS}/dumps/flows.json"),
-        &ReadOptions::default(),
+        &DumpReadOptions::default(),
     )
     .unwrap()[0];
     let mut raw = Vec::new();

@@ -74,10 +74,8 @@ pub use model::{
 };
 pub use options::{DumpLimits, DumpReadOptions, RawLayout};
 
-/// Old names of [`DumpEntry`], [`DumpSource`], [`DumpLimits`] and [`DumpReadOptions`],
-/// for callers not moved yet.
-pub use model::{DumpEntry as Entry, DumpSource as Source};
-pub use options::{DumpLimits as Limits, DumpReadOptions as ReadOptions};
+/// The old name of [`DumpReadOptions`], for `cli/src/cmd/load.rs` until it moves.
+pub use options::DumpReadOptions as ReadOptions;
 
 /// Reads a dump file: in chunks, or whole for a capture file (see the crate's doc on
 /// memory). Returns one [`Dump`] per map in it (bpftool dumps several maps when a name

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::hash::BuildHasher;
 
-use mapsleuth_dump::{Dump, DumpError, Entry, EntryKind, ErrorKind};
+use mapsleuth_dump::{Dump, DumpEntry, DumpError, EntryKind, ErrorKind};
 use mapsleuth_layout::{
     ByteOrder, Finding, LeafKind, Location, PaddingKind, Severity, TypeId, TypeTable,
 };
@@ -727,7 +727,7 @@ impl<'d> Forensics<'d> {
     }
 
     /// How an entry is named in findings: its key as hex, else its place in the input.
-    fn label(entry: &Entry<'_>) -> String {
+    fn label(entry: &DumpEntry<'_>) -> String {
         match entry.key() {
             Some(k) => hex(k),
             None => format!("#{} (line {})", entry.index(), entry.position().line),
@@ -735,7 +735,7 @@ impl<'d> Forensics<'d> {
     }
 
     /// Checks one entry (entries must come from the dump given to [`Forensics::new`]).
-    pub fn check(&mut self, entry: Entry<'d>) {
+    pub fn check(&mut self, entry: DumpEntry<'d>) {
         let idx = entry.index();
         let mut marks = Marks::default();
         // Keys as hex only for the few entries a finding lists.
@@ -787,7 +787,7 @@ impl<'d> Forensics<'d> {
 
     fn compare_formatted(
         &mut self,
-        entry: &Entry<'d>,
+        entry: &DumpEntry<'d>,
         label: &dyn Fn() -> String,
         marks: &mut Marks,
     ) {

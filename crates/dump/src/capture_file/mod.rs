@@ -45,10 +45,6 @@ pub use reader::{Capture, CaptureEntry, MapView};
 pub use time::rfc3339_utc;
 pub use writer::CaptureWriter;
 
-/// Lowercase hex: the old name of [`crate::hex::encode`], for callers not moved yet.
+/// Lowercase hex: the old name of [`crate::hex::encode`], for `cli/src/cmd/load.rs`
+/// until it moves.
 pub use crate::hex::encode as hex;
-/// Old names of [`CaptureHost`], [`CaptureLimits`] and [`CaptureEntry`], for callers
-/// not moved yet.
-pub use header::CaptureHost as Source;
-pub use layout::CaptureLimits as Limits;
-pub use reader::CaptureEntry as Entry;
