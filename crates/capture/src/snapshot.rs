@@ -284,6 +284,6 @@ pub fn capture_to_file(
         maps: h.maps.len(),
         entries: h.maps.iter().map(|m| m.entry_count).sum(),
         skipped: h.skipped.len(),
-        sha256: crate::capture_file::hex(&digest),
+        sha256: mapsleuth_dump::hex::encode(&digest),
     })
 }

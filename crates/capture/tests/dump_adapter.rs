@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::fd::AsFd;
 
-use mapsleuth_capture::capture_file::{hex, Capture};
+use mapsleuth_capture::capture_file::Capture;
 use mapsleuth_capture::testing::{btf_load, map_create, MapFd, MapSpec};
 use mapsleuth_capture::{capture_to_file, CaptureOptions, Progress, Selector};
+use mapsleuth_dump::hex::encode as hex;
 use mapsleuth_dump::{DumpFormat, EntryKind};
 
 const HASH: u32 = 1;

@@ -552,7 +552,7 @@ fn d016_d017_expected_keys() {
     // Expecting exactly what is there.
     let all: String = d
         .entries()
-        .map(|e| mapsleuth_forensics::decode::hex(e.key().unwrap()) + "\n")
+        .map(|e| mapsleuth_dump::hex::encode(e.key().unwrap()) + "\n")
         .collect();
     let opts = Options {
         expected_keys: Some(ExpectedKeys::parse(&all, 16, Some(ByteOrder::Little)).unwrap()),
