@@ -3,14 +3,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mapsleuth_capture::capture_file::{Capture, Limits};
+use mapsleuth_capture::capture_file::{Capture, CaptureLimits};
 use sha2::{Digest, Sha256};
 
 fuzz_target!(|data: &[u8]| {
     // Small limits keep hostile entry counts from dominating the run time.
-    let limits = Limits {
+    let limits = CaptureLimits {
         max_entries_per_map: 1 << 20,
-        ..Limits::default()
+        ..CaptureLimits::default()
     };
     let _ = Capture::parse_with_limits(data, &limits);
     // Random bytes almost never carry a valid digest: fix it up so that the code behind

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mapsleuth_dump::{read_bytes, Dump, DumpError, DumpFormat, Position, ReadOptions};
+use mapsleuth_dump::{read_bytes, Dump, DumpError, DumpFormat, Position, DumpReadOptions};
 
 /// The position lies in the input and has the right line number (`newlines`: the
 /// offsets of the input's newlines).
@@ -53,9 +53,9 @@ fn summary(data: &[u8], r: &Result<Vec<Dump>, DumpError>) -> String {
 
 fuzz_target!(|data: &[u8]| {
     for format in [Some(DumpFormat::Json), None] {
-        let opts = ReadOptions {
+        let opts = DumpReadOptions {
             format,
-            ..ReadOptions::default()
+            ..DumpReadOptions::default()
         };
         let whole = read_bytes(data, "fuzz", &opts);
         let a = summary(data, &whole);

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::capture_file::rfc3339_utc;
-use crate::capture_file::{ByteOrder, CaptureWriter, MapHeader, ReadStats, SkippedMap, Source};
+use crate::capture_file::{
+    ByteOrder, CaptureHost, CaptureWriter, MapHeader, ReadStats, SkippedMap,
+};
 use crate::error::CaptureError;
 use crate::map::{map_ids, read_btf, read_vmlinux_btf, Map, MapInfo, Readability};
 use crate::read::ReadOptions;
@@ -64,10 +66,10 @@ pub enum Progress<'a> {
 }
 
 /// The host description stored in every capture.
-pub fn source() -> Source {
+pub fn source() -> CaptureHost {
     let (hostname, kernel_release, kernel_version, machine) =
         crate::sys::uname().unwrap_or_default();
-    Source {
+    CaptureHost {
         hostname,
         kernel_release,
         kernel_version,
@@ -282,6 +284,6 @@ pub fn capture_to_file(
         maps: h.maps.len(),
         entries: h.maps.iter().map(|m| m.entry_count).sum(),
         skipped: h.skipped.len(),
-        sha256: crate::capture_file::hex(&digest),
+        sha256: mapsleuth_dump::hex::encode(&digest),
     })
 }

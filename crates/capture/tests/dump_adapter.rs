@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::fd::AsFd;
 
-use mapsleuth_capture::capture_file::{hex, Capture};
+use mapsleuth_capture::capture_file::Capture;
 use mapsleuth_capture::testing::{btf_load, map_create, MapFd, MapSpec};
 use mapsleuth_capture::{capture_to_file, CaptureOptions, Progress, Selector};
+use mapsleuth_dump::hex::encode as hex;
 use mapsleuth_dump::{DumpFormat, EntryKind};
 
 const HASH: u32 = 1;
@@ -235,7 +236,7 @@ fn captures_read_back_through_mapsleuth_dump() {
     assert_eq!(summary.sha256, hex(cap.digest()));
     assert_eq!(cap.header().snapshot_id, summary.snapshot_id);
 
-    let dumps = mapsleuth_dump::read_file(&path, &mapsleuth_dump::ReadOptions::default())
+    let dumps = mapsleuth_dump::read_file(&path, &mapsleuth_dump::DumpReadOptions::default())
         .unwrap_or_else(|e| panic!("mapsleuth_dump cannot read the capture: {e}"));
     assert_eq!(dumps.len(), maps.len());
     for (index, ((fd, want), dump)) in maps.iter().zip(&dumps).enumerate() {

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use mapsleuth_dump::{read_file, ReadOptions};
+use mapsleuth_dump::{read_file, DumpReadOptions};
 
 mod support;
 
@@ -375,7 +375,7 @@ fn stdin_and_raw_records() {
     // The same entries as raw key‖value records.
     let dump = &read_file(
         format!("{CORPUS}/dumps/flows.json"),
-        &ReadOptions::default(),
+        &DumpReadOptions::default(),
     )
     .unwrap()[0];
     let mut raw = Vec::new();
@@ -424,4 +424,37 @@ fn captures_decode_with_their_own_btf() {
     let r = run(&["analyze", "dump", &path, "--entries", "2"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     snap!("analyze_dump__capture", r.stdout.replace(dir, "<tmp>"));
+}
+
+/// The same capture on standard input: one read gives its BTF and its snapshot (this
+/// used to say "types: none … give --btf"), for `analyze dump` and for `export`.
+#[test]
+fn captures_on_stdin_decode_with_their_own_btf() {
+    let dir = env!("CARGO_TARGET_TMPDIR");
+    let path = support::flows_capture("flows.json", "h", 1_700_000_000, "stdin-flows.mscap");
+    let bytes = std::fs::read(&path).unwrap();
+    let by_path = run(&["analyze", "dump", &path, "--entries", "2"]);
+    let piped = run_with(&["analyze", "dump", "-", "--entries", "2"], Some(&bytes));
+    assert_eq!(piped.code, by_path.code, "{}", piped.stderr);
+    assert!(
+        piped.stdout.contains("from the capture's BTF"),
+        "{}",
+        piped.stdout
+    );
+    assert_eq!(
+        piped.stdout.replace("<stdin>", "<tmp>/stdin-flows.mscap"),
+        by_path.stdout.replace(dir, "<tmp>")
+    );
+
+    let first_row = |input: &str, stdin: Option<&[u8]>| -> serde_json::Value {
+        let out = format!("{dir}/stdin-flows-{}.ndjson", stdin.is_some());
+        let r = run_with(&["export", input, "-o", &out], stdin);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let rows = std::fs::read_to_string(&out).unwrap();
+        serde_json::from_str(rows.lines().next().unwrap()).unwrap()
+    };
+    let (piped, by_path) = (first_row("-", Some(&bytes)), first_row(&path, None));
+    assert!(piped["snapshot"].is_string(), "{piped}");
+    assert_eq!(piped["snapshot"], by_path["snapshot"]);
+    assert_eq!(piped["value.state"], by_path["value.state"]);
 }

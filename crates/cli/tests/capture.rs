@@ -8,8 +8,9 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mapsleuth_capture::capture_file::{hex, Capture};
+use mapsleuth_capture::capture_file::Capture;
 use mapsleuth_capture::testing::{map_create, MapFd, MapSpec};
+use mapsleuth_dump::hex::encode as hex;
 
 const HASH: u32 = 1;
 const QUEUE: u32 = 22;

@@ -4,13 +4,13 @@
 
 use std::time::Instant;
 
-use mapsleuth_dump::{read_file, ReadOptions};
+use mapsleuth_dump::{read_file, DumpReadOptions};
 
 fn main() {
     let mut status = 0;
     for path in std::env::args().skip(1) {
         let t = Instant::now();
-        match read_file(&path, &ReadOptions::default()) {
+        match read_file(&path, &DumpReadOptions::default()) {
             Ok(dumps) => {
                 let secs = t.elapsed().as_secs_f64();
                 let size = std::fs::metadata(&path).map_or(0, |m| m.len());

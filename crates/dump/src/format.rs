@@ -69,6 +69,11 @@ impl FromStr for DumpFormat {
     }
 }
 
+/// True when the input starts like a capture file.
+pub(crate) fn is_capture(head: &[u8]) -> bool {
+    head.starts_with(&crate::capture_file::MAGIC)
+}
+
 /// How far into the input detection looks.
 const SNIFF: usize = 64 * 1024;
 
@@ -76,7 +81,7 @@ const SNIFF: usize = 64 * 1024;
 /// text formats (raw records cannot be recognised: their sizes must be given).
 pub fn detect_format(input: &[u8]) -> Option<DumpFormat> {
     let head = &input[..input.len().min(SNIFF)];
-    if crate::capture::is_capture(head) {
+    if is_capture(head) {
         return Some(DumpFormat::Capture);
     }
     let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);

@@ -1,4 +1,22 @@
-//! Hex byte decoding shared by the readers.
+//! Hex: the one lowercase encoder of the workspace ([`encode`], [`encode_into`]), and
+//! the decoding the readers share (crate-private).
+
+const DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Lowercase hex, two digits per byte: `[0x0a, 0xff]` is `"0aff"`.
+pub fn encode(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    encode_into(&mut s, bytes);
+    s
+}
+
+/// [`encode`] appended to `out` (no allocation when `out` has room).
+pub fn encode_into(out: &mut String, bytes: &[u8]) {
+    for &b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+}
 
 /// Nibble value of an ASCII hex digit, or 0xff.
 pub(crate) const NIBBLE: [u8; 256] = {
@@ -161,6 +179,24 @@ mod tests {
         assert!(!is_hex_like_line(b"No space left on device"));
         assert!(!is_hex_like_line(b"<no entry>"));
         assert!(!is_hex_like_line(b"  "));
+    }
+
+    #[test]
+    fn encodes_lowercase_and_round_trips() {
+        assert_eq!(encode(&[]), "");
+        assert_eq!(encode(&[0x0a, 0xff, 0]), "0aff00");
+        let mut s = String::from("k=");
+        encode_into(&mut s, &[0xAB, 0x01]);
+        assert_eq!(s, "k=ab01");
+        let all: Vec<u8> = (0..=255).collect();
+        let text = encode(&all);
+        assert_eq!(text.len(), 512);
+        let back: Vec<u8> = text
+            .as_bytes()
+            .chunks(2)
+            .map(|p| byte2(p[0], p[1]).unwrap())
+            .collect();
+        assert_eq!(back, all);
     }
 
     #[test]

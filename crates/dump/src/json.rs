@@ -20,12 +20,13 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::ctx::Ctx;
 use crate::error::{excerpt, DumpError, ErrorKind, Position};
 use crate::hex::{byte2, decode_hex_line, is_hex_like_line, parse_hex_str};
 use crate::jsonish::{self, is_ws, skip_ws, Dialect, ScanError, Scanner};
 use crate::model::{Dump, EntryRec, MapMeta};
+use crate::options::DumpLimits;
 use crate::window::Window;
-use crate::{Ctx, Limits};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -87,7 +88,7 @@ enum Resume {
 }
 
 impl Reader<'_, '_, '_, '_> {
-    fn limits(&self) -> &Limits {
+    fn limits(&self) -> &DumpLimits {
         &self.ctx.opts.limits
     }
 
@@ -617,7 +618,7 @@ impl Reader<'_, '_, '_, '_> {
 // ---- entries, at local offset 0 of `buf` ----
 
 /// A `-j`/`-p` entry: the fast path, else serde.
-fn json_entry(buf: &[u8], d: &mut Dump, limits: &Limits) -> Parsed {
+fn json_entry(buf: &[u8], d: &mut Dump, limits: &DumpLimits) -> Parsed {
     let mark = d.mark();
     match fast_entry(buf, d, limits) {
         Ok((rec, end)) => Parsed::Entry {
@@ -633,7 +634,11 @@ fn json_entry(buf: &[u8], d: &mut Dump, limits: &Limits) -> Parsed {
 }
 
 /// The exact shape bpftool prints, decoded in place.
-fn fast_entry(buf: &[u8], d: &mut Dump, limits: &Limits) -> Result<(EntryRec, usize), Deviation> {
+fn fast_entry(
+    buf: &[u8],
+    d: &mut Dump,
+    limits: &DumpLimits,
+) -> Result<(EntryRec, usize), Deviation> {
     let limit = limits.max_value_size;
     let mut rec = EntryRec::new(Position::START);
     let mut q = skip_ws(buf, 1);
@@ -749,7 +754,7 @@ fn fast_entry(buf: &[u8], d: &mut Dump, limits: &Limits) -> Result<(EntryRec, us
 }
 
 /// Any entry object, through serde.
-fn serde_entry(buf: &[u8], d: &mut Dump, limits: &Limits) -> Parsed {
+fn serde_entry(buf: &[u8], d: &mut Dump, limits: &DumpLimits) -> Parsed {
     let mut stream = serde_json::Deserializer::from_slice(buf).into_iter::<SEntry<'_>>();
     let parsed = stream.next();
     let end = stream.byte_offset();
@@ -873,7 +878,7 @@ fn serde_entry(buf: &[u8], d: &mut Dump, limits: &Limits) -> Parsed {
 }
 
 /// An entry of the plain listing with BTF: kept as bpftool's decoded form only.
-fn btf_entry(buf: &[u8], d: &mut Dump, limits: &Limits) -> Parsed {
+fn btf_entry(buf: &[u8], d: &mut Dump, limits: &DumpLimits) -> Parsed {
     let sc = Scanner {
         buf,
         dialect: Dialect::Lenient,

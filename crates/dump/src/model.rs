@@ -8,17 +8,18 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::capture_file::{CaptureInfo, MapHeader};
 use crate::error::{DumpError, ErrorKind, Position};
 use crate::format::DumpFormat;
+use crate::options::DumpLimits;
 use crate::table::ByteTable;
-use crate::Limits;
 
 const NONE: u32 = u32::MAX;
 const FLAG_PERCPU: u8 = 1;
 
 /// Where a dump came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-pub struct Source {
+pub struct DumpSource {
     /// The input's name: its path, `<stdin>`, or what the caller passed.
     pub name: Arc<str>,
     pub format: DumpFormat,
@@ -185,7 +186,7 @@ pub(crate) struct Mark {
 /// One map's dump.
 #[derive(Debug)]
 pub struct Dump {
-    pub source: Source,
+    pub source: DumpSource,
     pub meta: MapMeta,
     /// Where this map's dump starts in the input.
     pub start: Position,
@@ -194,8 +195,10 @@ pub struct Dump {
     pub found_elements: Option<u64>,
     /// Problems met and recovered from, in input order, each with its position.
     pub issues: Vec<DumpError>,
-    /// Issues not kept once [`Limits::max_issues`] was reached.
+    /// Issues not kept once [`DumpLimits::max_issues`] was reached.
     pub issues_dropped: u64,
+    /// The capture this dump was read from, shared by its maps' dumps.
+    capture: Option<Arc<CaptureInfo>>,
     keys: ByteTable,
     values: ByteTable,
     formatted: ByteTable,
@@ -209,7 +212,7 @@ pub struct Dump {
 }
 
 impl Dump {
-    pub(crate) fn new(source: Source, start: Position, max_issues: usize) -> Self {
+    pub(crate) fn new(source: DumpSource, start: Position, max_issues: usize) -> Self {
         Dump {
             source,
             meta: MapMeta::default(),
@@ -217,6 +220,7 @@ impl Dump {
             found_elements: None,
             issues: Vec::new(),
             issues_dropped: 0,
+            capture: None,
             keys: ByteTable::default(),
             values: ByteTable::default(),
             formatted: ByteTable::default(),
@@ -228,6 +232,24 @@ impl Dump {
             lookup_errors: 0,
             max_issues,
         }
+    }
+
+    /// What the capture this dump was read from holds besides entries: its header
+    /// (snapshot id, host, every map), digest and BTF blobs. `None` for bpftool dumps
+    /// and raw records.
+    pub fn capture(&self) -> Option<&CaptureInfo> {
+        self.capture.as_deref()
+    }
+
+    /// This map's header in its capture ([`Self::capture`]).
+    pub fn capture_map(&self) -> Option<&MapHeader> {
+        self.capture()?.map(self.source.map_index)
+    }
+
+    /// The BTF blob the capture holds for this map, if one was captured.
+    pub fn embedded_btf(&self) -> Option<&[u8]> {
+        let capture = self.capture()?;
+        capture.map_btf(capture.map(self.source.map_index)?)
     }
 
     /// All entries, including lookup errors and formatted-only entries.
@@ -249,19 +271,19 @@ impl Dump {
         self.lookup_errors
     }
 
-    pub fn entry(&self, index: usize) -> Option<Entry<'_>> {
-        self.entries.get(index).map(|rec| Entry {
+    pub fn entry(&self, index: usize) -> Option<DumpEntry<'_>> {
+        self.entries.get(index).map(|rec| DumpEntry {
             dump: self,
             rec,
             index,
         })
     }
 
-    pub fn entries(&self) -> impl ExactSizeIterator<Item = Entry<'_>> + '_ {
+    pub fn entries(&self) -> impl ExactSizeIterator<Item = DumpEntry<'_>> + '_ {
         self.entries
             .iter()
             .enumerate()
-            .map(move |(index, rec)| Entry {
+            .map(move |(index, rec)| DumpEntry {
                 dump: self,
                 rec,
                 index,
@@ -355,6 +377,10 @@ impl Dump {
 
     // ---- building (readers only) ----
 
+    pub(crate) fn set_capture(&mut self, capture: Arc<CaptureInfo>) {
+        self.capture = Some(capture);
+    }
+
     pub(crate) fn issue(&mut self, e: DumpError) {
         if self.issues.len() < self.max_issues {
             self.issues.push(e);
@@ -416,9 +442,40 @@ impl Dump {
         self.values.reserve(value_bytes);
     }
 
+    /// Adds an entry of raw bytes (raw records, captures): a key and its values, one
+    /// per CPU when `percpu`.
+    pub(crate) fn push_raw_entry<'v>(
+        &mut self,
+        pos: Position,
+        key: &[u8],
+        values: impl Iterator<Item = &'v [u8]>,
+        percpu: bool,
+        limits: &DumpLimits,
+    ) -> Result<(), DumpError> {
+        let mut rec = EntryRec::new(pos);
+        rec.key = self.keys.push(key) as u32;
+        rec.value_first = u32::try_from(self.values.len()).map_err(|_| {
+            DumpError::new(
+                &self.source.name,
+                Some(pos),
+                ErrorKind::TooManyEntries {
+                    limit: u64::from(u32::MAX),
+                },
+            )
+        })?;
+        for v in values {
+            self.values.push(v);
+            rec.value_count += 1;
+        }
+        if percpu {
+            rec.set_percpu();
+        }
+        self.commit(rec, limits)
+    }
+
     /// Adds a finished entry, checking limits and that its sizes match earlier entries.
     /// Records referenced by `rec` must already be closed.
-    pub(crate) fn commit(&mut self, rec: EntryRec, limits: &Limits) -> Result<(), DumpError> {
+    pub(crate) fn commit(&mut self, rec: EntryRec, limits: &DumpLimits) -> Result<(), DumpError> {
         // Entries index their records with u32s.
         let limit = limits.max_entries.min(u64::from(u32::MAX - 1));
         if self.entries.len() as u64 >= limit {
@@ -514,15 +571,15 @@ impl Dump {
 
 /// A view of one entry.
 #[derive(Clone, Copy)]
-pub struct Entry<'a> {
+pub struct DumpEntry<'a> {
     dump: &'a Dump,
     rec: &'a EntryRec,
     index: usize,
 }
 
-impl std::fmt::Debug for Entry<'_> {
+impl std::fmt::Debug for DumpEntry<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Entry")
+        f.debug_struct("DumpEntry")
             .field("index", &self.index)
             .field("position", &self.position())
             .field("kind", &self.kind())
@@ -534,7 +591,7 @@ impl std::fmt::Debug for Entry<'_> {
     }
 }
 
-impl<'a> Entry<'a> {
+impl<'a> DumpEntry<'a> {
     /// Index of the entry in its dump, in input order.
     pub fn index(&self) -> usize {
         self.index

@@ -1,23 +1,79 @@
 //! Raw records: concatenated key‖value bytes (per-CPU: key‖value×CPUs, each value
 //! padded to 8 bytes as `bpf(2)` lays them out), sizes given by the caller.
 
+use crate::ctx::Ctx;
 use crate::error::{DumpError, ErrorKind, Position};
-use crate::model::{Dump, EntryRec};
+use crate::model::Dump;
 use crate::window::Window;
-use crate::Ctx;
+
+/// Where a record's parts lie.
+struct Shape {
+    key_size: usize,
+    value_size: usize,
+    /// Bytes from one CPU's value to the next.
+    stride: usize,
+    cpus: usize,
+    percpu: bool,
+    record: usize,
+}
+
+impl Shape {
+    fn values<'r>(&self, record: &'r [u8]) -> impl Iterator<Item = &'r [u8]> + 'r {
+        let (key_size, stride, value_size) = (self.key_size, self.stride, self.value_size);
+        (0..self.cpus).map(move |c| {
+            let v = key_size + c * stride;
+            &record[v..v + value_size]
+        })
+    }
+}
 
 pub(crate) fn read(ctx: &Ctx<'_>, win: &mut Window<'_>) -> Result<Vec<Dump>, DumpError> {
-    let Some(layout) = ctx.opts.raw else {
-        return Err(DumpError::new(
+    let shape = shape(ctx)?;
+    let limits = &ctx.opts.limits;
+    let record = shape.record;
+    let mut d = ctx.new_dump(0, Position::START);
+    d.meta.key_size = u32::try_from(shape.key_size).ok();
+    d.meta.value_size = u32::try_from(shape.value_size).ok();
+    loop {
+        win.fill(record.max(1 << 20))?;
+        let whole = win.bytes().len() / record;
+        if whole == 0 {
+            break;
+        }
+        for i in 0..whole {
+            // Lines mean little in binary input, but are numbered as everywhere else.
+            let pos = win.pos(i * record);
+            let bytes = &win.bytes()[i * record..(i + 1) * record];
+            let key = &bytes[..shape.key_size];
+            d.push_raw_entry(pos, key, shape.values(bytes), shape.percpu, limits)?;
+        }
+        win.consume(whole * record);
+    }
+    let rest = win.bytes().len();
+    if rest != 0 {
+        let e = DumpError::new(
             &ctx.file,
-            None,
-            ErrorKind::InvalidOption(
-                "raw records need the key and value sizes (--key-size, --value-size)".into(),
-            ),
+            Some(win.pos(0)),
+            ErrorKind::RawRemainder {
+                bytes: rest,
+                record,
+            },
+        );
+        d.issue(e);
+    }
+    d.finish();
+    Ok(vec![d])
+}
+
+/// The record shape the options give, checked against the limits.
+fn shape(ctx: &Ctx<'_>) -> Result<Shape, DumpError> {
+    let invalid = |msg: String| DumpError::new(&ctx.file, None, ErrorKind::InvalidOption(msg));
+    let Some(layout) = ctx.opts.raw else {
+        return Err(invalid(
+            "raw records need the key and value sizes (--key-size, --value-size)".into(),
         ));
     };
     let limits = &ctx.opts.limits;
-    let invalid = |msg: String| DumpError::new(&ctx.file, None, ErrorKind::InvalidOption(msg));
     if layout.key_size > limits.max_value_size || layout.value_size > limits.max_value_size {
         return Err(invalid(format!(
             "key or value size above the limit of {} bytes",
@@ -40,55 +96,12 @@ pub(crate) fn read(ctx: &Ctx<'_>, win: &mut Window<'_>) -> Result<Vec<Dump>, Dum
     if record == 0 {
         return Err(invalid("records of 0 bytes".into()));
     }
-    let mut d = ctx.new_dump(0, Position::START);
-    d.meta.key_size = u32::try_from(layout.key_size).ok();
-    d.meta.value_size = u32::try_from(layout.value_size).ok();
-    loop {
-        win.fill(record.max(1 << 20))?;
-        let whole = win.bytes().len() / record;
-        if whole == 0 {
-            break;
-        }
-        for i in 0..whole {
-            let pos = win.pos(i * record);
-            let rec_bytes = &win.bytes()[i * record..(i + 1) * record];
-            // Lines mean little in binary input, but are numbered as everywhere else.
-            let mut rec = EntryRec::new(pos);
-            rec.key = d.keys_mut().push(&rec_bytes[..layout.key_size]) as u32;
-            let first = u32::try_from(d.value_records()).map_err(|_| {
-                DumpError::new(
-                    &ctx.file,
-                    Some(rec.pos()),
-                    ErrorKind::TooManyEntries {
-                        limit: u32::MAX as u64,
-                    },
-                )
-            })?;
-            rec.value_first = first;
-            for c in 0..cpus {
-                let v = layout.key_size + c * stride;
-                d.values_mut().push(&rec_bytes[v..v + layout.value_size]);
-            }
-            rec.value_count = cpus as u32;
-            if layout.cpus.is_some() {
-                rec.set_percpu();
-            }
-            d.commit(rec, limits)?;
-        }
-        win.consume(whole * record);
-    }
-    let rest = win.bytes().len();
-    if rest != 0 {
-        let e = DumpError::new(
-            &ctx.file,
-            Some(win.pos(0)),
-            ErrorKind::RawRemainder {
-                bytes: rest,
-                record,
-            },
-        );
-        d.issue(e);
-    }
-    d.finish();
-    Ok(vec![d])
+    Ok(Shape {
+        key_size: layout.key_size,
+        value_size: layout.value_size,
+        stride,
+        cpus,
+        percpu: layout.cpus.is_some(),
+        record,
+    })
 }

@@ -33,11 +33,11 @@ use nom::character::complete::{digit1, space0, space1};
 use nom::combinator::{map, map_res, opt, rest};
 use nom::{IResult, Parser};
 
+use crate::ctx::Ctx;
 use crate::error::{excerpt, DumpError, ErrorKind, Position};
 use crate::hex::{decode_hex_line, is_hex_like_line};
 use crate::model::{Dump, EntryRec, MapMeta, Mark};
 use crate::window::Window;
-use crate::Ctx;
 
 /// One classified line.
 #[derive(Debug, PartialEq)]

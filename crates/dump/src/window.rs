@@ -1,11 +1,13 @@
 //! A sliding window over the input, so that a file is read in chunks (bounded memory,
 //! no page-faulting the whole file in) and a slice is read in place (no copy), through
-//! one interface. It also numbers lines.
+//! one interface. It also numbers lines. A capture file is the exception: its digest
+//! covers every byte, so it is read to the end and taken whole ([`Window::into_bytes`]).
 //!
 //! Readers work on `bytes()` with offsets local to it, `consume` what they are done
 //! with at entry boundaries, and `fill` to see further. Positions are asked for only
 //! at or after the start of the window.
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::sync::Arc;
 
@@ -114,6 +116,18 @@ impl<'a> Window<'a> {
     #[inline]
     pub fn at_eof(&self) -> bool {
         self.eof
+    }
+
+    /// The window's bytes, without a copy: borrowed from a slice, or the reader's
+    /// buffer itself.
+    pub fn into_bytes(self) -> Cow<'a, [u8]> {
+        if self.reader.is_none() {
+            return Cow::Borrowed(&self.slice[self.base.min(self.slice.len())..]);
+        }
+        let mut buf = self.buf;
+        buf.truncate(self.filled);
+        buf.drain(..self.start);
+        Cow::Owned(buf)
     }
 
     /// Drops the first `n` bytes of the window.

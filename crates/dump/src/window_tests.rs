@@ -4,8 +4,9 @@
 use std::io::Read;
 use std::path::PathBuf;
 
+use crate::read::read_window;
 use crate::window::Window;
-use crate::{read_bytes, read_window, Dump, ReadOptions};
+use crate::{read_bytes, Dump, DumpReadOptions};
 
 /// A reader that returns at most `n` bytes per read.
 struct Trickle<'a>(&'a [u8], usize);
@@ -75,7 +76,7 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn tiny_windows_read_the_same() {
-    let opts = ReadOptions::default();
+    let opts = DumpReadOptions::default();
     for (name, bytes) in corpus() {
         let whole = summary(read_bytes(&bytes, &name, &opts));
         for (chunk, lookahead, trickle) in [(1, 1, 1), (7, 16, 5), (64, 32, 1000), (4096, 256, 3)] {

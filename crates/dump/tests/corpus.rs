@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use mapsleuth_dump::{read_bytes, read_file, Dump, DumpFormat, EntryKind, ErrorKind, ReadOptions};
+use mapsleuth_dump::{
+    read_bytes, read_file, Dump, DumpFormat, DumpReadOptions, EntryKind, ErrorKind,
+};
 
 fn dumps_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../corpus/dumps")
@@ -45,7 +47,7 @@ fn cpus() -> usize {
 }
 
 fn read(file: &str) -> Vec<Dump> {
-    read_file(dumps_dir().join(file), &ReadOptions::default())
+    read_file(dumps_dir().join(file), &DumpReadOptions::default())
         .unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
@@ -61,7 +63,7 @@ fn every_dump_parses_cleanly_in_its_detected_format() {
     assert!(rows.len() > 80, "manifest has {} rows", rows.len());
     for row in &rows {
         let path = dumps_dir().join(&row.file);
-        let result = read_file(&path, &ReadOptions::default());
+        let result = read_file(&path, &DumpReadOptions::default());
         if row.file.starts_with("error.") {
             let e = result.expect_err(&row.file);
             assert!(matches!(e.kind, ErrorKind::BpftoolError(_)), "{e}");
@@ -82,9 +84,9 @@ fn every_dump_parses_cleanly_in_its_detected_format() {
         // The same format when forced.
         let forced = read_file(
             &path,
-            &ReadOptions {
+            &DumpReadOptions {
                 format: Some(row.format),
-                ..ReadOptions::default()
+                ..DumpReadOptions::default()
             },
         )
         .unwrap();
@@ -346,7 +348,7 @@ fn special_maps() {
 #[test]
 fn positions_point_at_entries() {
     let bytes = std::fs::read(dumps_dir().join("nb_event.txt")).unwrap();
-    let d = read_bytes(&bytes, "nb_event.txt", &ReadOptions::default()).unwrap();
+    let d = read_bytes(&bytes, "nb_event.txt", &DumpReadOptions::default()).unwrap();
     for e in d[0].entries() {
         let at = e.position().offset as usize;
         assert!(bytes[at..].starts_with(b"key:"));
@@ -355,7 +357,7 @@ fn positions_point_at_entries() {
     }
     for f in ["flows.pretty.json", "flows.json", "flows.txt"] {
         let bytes = std::fs::read(dumps_dir().join(f)).unwrap();
-        let d = read_bytes(&bytes, f, &ReadOptions::default()).unwrap();
+        let d = read_bytes(&bytes, f, &DumpReadOptions::default()).unwrap();
         for e in d[0].entries() {
             let at = e.position().offset as usize;
             assert_eq!(bytes[at], b'{', "{f}");

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use mapsleuth_dump::{
-    read_bytes, Dump, DumpError, DumpFormat, ErrorKind, Limits, Position, RawLayout, ReadOptions,
+    read_bytes, Dump, DumpError, DumpFormat, DumpLimits, DumpReadOptions, ErrorKind, Position,
+    RawLayout,
 };
 use proptest::prelude::*;
 
@@ -70,7 +71,7 @@ fn check_error(input: &[u8], e: &DumpError, what: &str) {
 }
 
 /// Parses and checks every error and position; returns the dumps when reading worked.
-fn parse_checked(input: &[u8], opts: &ReadOptions, what: &str) -> Option<Vec<Dump>> {
+fn parse_checked(input: &[u8], opts: &DumpReadOptions, what: &str) -> Option<Vec<Dump>> {
     match read_bytes(input, what, opts) {
         Err(e) => {
             check_error(input, &e, what);
@@ -95,7 +96,7 @@ fn parse_checked(input: &[u8], opts: &ReadOptions, what: &str) -> Option<Vec<Dum
 
 #[test]
 fn truncated_dumps_say_where_they_end() {
-    let opts = ReadOptions::default();
+    let opts = DumpReadOptions::default();
     let mut rng = Lcg(7);
     let mut cuts_checked = 0;
     for (name, bytes) in corpus() {
@@ -134,7 +135,7 @@ fn truncated_dumps_say_where_they_end() {
 
 #[test]
 fn corrupted_dumps_never_panic() {
-    let opts = ReadOptions::default();
+    let opts = DumpReadOptions::default();
     let mut rng = Lcg(42);
     let corpus = corpus();
     let interesting = b"{}[],:\"\\ \n0xgkeyvalue(CPU)F<>\x00\xff";
@@ -168,9 +169,9 @@ fn corrupted_dumps_never_panic() {
             parse_checked(&m, &opts, &what);
             // Forced into every format too.
             for f in [DumpFormat::Text, DumpFormat::BtfText, DumpFormat::Json] {
-                let o = ReadOptions {
+                let o = DumpReadOptions {
                     format: Some(f),
-                    ..ReadOptions::default()
+                    ..DumpReadOptions::default()
                 };
                 parse_checked(&m, &o, &what);
             }
@@ -184,7 +185,7 @@ fn corrupted_dumps_never_panic() {
 fn a_bad_entry_is_skipped_and_reading_goes_on() {
     // Text: bad hex in the second entry.
     let t = b"key: 01 00 00 00  value: 01 00 00 00\nkey: 02 00 00 00  value: 0g 00 00 00\nkey: 03 00 00 00  value: 03 00 00 00\nFound 3 elements\n";
-    let d = &read_bytes(t, "t", &ReadOptions::default()).unwrap()[0];
+    let d = &read_bytes(t, "t", &DumpReadOptions::default()).unwrap()[0];
     assert_eq!(d.len(), 2);
     assert_eq!(d.entry(1).unwrap().key(), Some(&[3u8, 0, 0, 0][..]));
     let kinds: Vec<String> = d.issues.iter().map(|e| e.to_string()).collect();
@@ -195,16 +196,16 @@ fn a_bad_entry_is_skipped_and_reading_goes_on() {
         "{kinds:?}"
     );
     // Strict mode: the first problem is an error.
-    let strict = ReadOptions {
+    let strict = DumpReadOptions {
         strict: true,
-        ..ReadOptions::default()
+        ..DumpReadOptions::default()
     };
     let e = read_bytes(t, "t", &strict).unwrap_err();
     assert!(matches!(e.kind, ErrorKind::BadHex { .. }));
 
     // JSON: a broken entry in the middle.
     let j = br#"[{"key":["0x01"],"value":["0x01"]},{"key":["0x02"],"value":["0x0z"]},{"key":["0x03"],"value":["0x03"]}]"#;
-    let d = &read_bytes(j, "j", &ReadOptions::default()).unwrap()[0];
+    let d = &read_bytes(j, "j", &DumpReadOptions::default()).unwrap()[0];
     assert_eq!(d.len(), 2);
     assert_eq!(d.entry(1).unwrap().key(), Some(&[3u8][..]));
     assert_eq!(d.issues.len(), 1);
@@ -212,7 +213,7 @@ fn a_bad_entry_is_skipped_and_reading_goes_on() {
     assert_eq!(d.issues[0].pos.unwrap().offset, 65);
 
     // JSON: cut in the middle.
-    let d = &read_bytes(&j[..60], "j", &ReadOptions::default()).unwrap()[0];
+    let d = &read_bytes(&j[..60], "j", &DumpReadOptions::default()).unwrap()[0];
     assert_eq!(d.len(), 1);
     assert!(
         d.issues.iter().any(DumpError::is_truncation),
@@ -224,12 +225,12 @@ fn a_bad_entry_is_skipped_and_reading_goes_on() {
 #[test]
 fn limits_are_enforced() {
     let j = br#"[{"key":["0x01"],"value":["0x01"]},{"key":["0x02"],"value":["0x02"]}]"#;
-    let opts = ReadOptions {
-        limits: Limits {
+    let opts = DumpReadOptions {
+        limits: DumpLimits {
             max_entries: 1,
-            ..Limits::default()
+            ..DumpLimits::default()
         },
-        ..ReadOptions::default()
+        ..DumpReadOptions::default()
     };
     let e = read_bytes(j, "j", &opts).unwrap_err();
     assert!(
@@ -242,13 +243,13 @@ fn limits_are_enforced() {
     let e = read_bytes(t, "t", &opts).unwrap_err();
     assert_eq!(e.pos.unwrap().line, 2);
 
-    let small = ReadOptions {
-        limits: Limits {
+    let small = DumpReadOptions {
+        limits: DumpLimits {
             max_value_size: 2,
             max_line_len: 30,
-            ..Limits::default()
+            ..DumpLimits::default()
         },
-        ..ReadOptions::default()
+        ..DumpReadOptions::default()
     };
     let d = &read_bytes(j, "j", &small).unwrap()[0];
     assert_eq!(d.len(), 2);
@@ -264,7 +265,7 @@ fn limits_are_enforced() {
         "[".repeat(100),
         "]".repeat(100)
     );
-    let d = &read_bytes(deep.as_bytes(), "deep", &ReadOptions::default()).unwrap()[0];
+    let d = &read_bytes(deep.as_bytes(), "deep", &DumpReadOptions::default()).unwrap()[0];
     assert!(d
         .issues
         .iter()
@@ -273,13 +274,13 @@ fn limits_are_enforced() {
 
 #[test]
 fn raw_records() {
-    let opts = ReadOptions {
+    let opts = DumpReadOptions {
         raw: Some(RawLayout {
             key_size: 2,
             value_size: 3,
             cpus: None,
         }),
-        ..ReadOptions::default()
+        ..DumpReadOptions::default()
     };
     let d = &read_bytes(b"\x01\x00abc\x02\x00def\x03", "r", &opts).unwrap()[0];
     assert_eq!(d.source.format, DumpFormat::Raw);
@@ -293,14 +294,14 @@ fn raw_records() {
         }
     ));
     // Per-CPU: values padded to 8 bytes.
-    let opts = ReadOptions {
+    let opts = DumpReadOptions {
         raw: Some(RawLayout {
             key_size: 1,
             value_size: 3,
             cpus: Some(2),
         }),
         format: Some(DumpFormat::Raw),
-        ..ReadOptions::default()
+        ..DumpReadOptions::default()
     };
     let rec = b"\x07abc\0\0\0\0\0xyz\0\0\0\0\0";
     let d = &read_bytes(rec, "r", &opts).unwrap()[0];
@@ -308,7 +309,7 @@ fn raw_records() {
     assert!(e.is_percpu());
     assert_eq!(e.values().collect::<Vec<_>>(), [&b"abc"[..], &b"xyz"[..]]);
     // No sizes: not a dump.
-    let e = read_bytes(b"\x01\x02", "r", &ReadOptions::default()).unwrap_err();
+    let e = read_bytes(b"\x01\x02", "r", &DumpReadOptions::default()).unwrap_err();
     assert!(matches!(e.kind, ErrorKind::UnknownFormat));
 }
 
@@ -418,7 +419,7 @@ proptest! {
             (json(&entries, percpu, false), DumpFormat::Json),
             (json(&entries, percpu, true), DumpFormat::Json),
         ] {
-            let dumps = read_bytes(input.as_bytes(), "gen", &ReadOptions::default())
+            let dumps = read_bytes(input.as_bytes(), "gen", &DumpReadOptions::default())
                 .map_err(|e| TestCaseError::fail(format!("{e}\n{input}")))?;
             let d = &dumps[0];
             prop_assert_eq!(d.source.format, fmt);
@@ -437,7 +438,7 @@ proptest! {
     #[test]
     fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
         for f in [None, Some(DumpFormat::Text), Some(DumpFormat::BtfText), Some(DumpFormat::Json)] {
-            let o = ReadOptions { format: f, ..ReadOptions::default() };
+            let o = DumpReadOptions { format: f, ..DumpReadOptions::default() };
             parse_checked(&bytes, &o, "random");
         }
     }
@@ -445,7 +446,7 @@ proptest! {
     #[test]
     fn random_text_never_panics(s in "(key: |value: |value \\(CPU 0[0-9]\\): |Found [0-9] elements?|[0-9a-f]{2} |  |\n|<no entry>|\\[|\\{|\"key\": |\"0x0[0-9]\",|\\]|\\}|,|1: hash  name x  flags 0x0\n)*") {
         for f in [None, Some(DumpFormat::Text), Some(DumpFormat::BtfText), Some(DumpFormat::Json)] {
-            let o = ReadOptions { format: f, ..ReadOptions::default() };
+            let o = DumpReadOptions { format: f, ..DumpReadOptions::default() };
             parse_checked(s.as_bytes(), &o, "random text");
         }
     }

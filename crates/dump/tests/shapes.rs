@@ -1,7 +1,7 @@
 //! Shapes of bpftool output that the recorded corpus lacks, from bpftool's source or
 //! from runs on this machine that could not be recorded reproducibly.
 
-use mapsleuth_dump::{read_bytes, DumpFormat, EntryKind, ErrorKind, ReadOptions};
+use mapsleuth_dump::{read_bytes, DumpFormat, DumpReadOptions, EntryKind, ErrorKind};
 
 /// `bpftool map dump name lpm_v4` with two loaded copies of maps.bpf.o (bpftool v7.1.0,
 /// recorded by hand: the map ids depend on what else is loaded).
@@ -31,7 +31,12 @@ const MULTI_BTF: &str = r#"[{
 
 #[test]
 fn multi_map_btf_listing() {
-    let v = read_bytes(MULTI_BTF.as_bytes(), "multi-btf", &ReadOptions::default()).unwrap();
+    let v = read_bytes(
+        MULTI_BTF.as_bytes(),
+        "multi-btf",
+        &DumpReadOptions::default(),
+    )
+    .unwrap();
     assert_eq!(v.len(), 2);
     assert_eq!(v[0].source.format, DumpFormat::BtfText);
     assert_eq!(v[0].meta.id, Some(123));
@@ -53,7 +58,7 @@ fn multi_map_btf_listing() {
 #[test]
 fn lookup_errors_inside_a_btf_listing() {
     let s = "[key: 00 00 00 00  value: <no entry>\n{\n        \"key\": 1,\n        \"value\": 0x5\n    }key:\n01 00 00 00\nvalue:\nOperation not permitted\n,{\n        \"key\": 2,\n        \"value\": 3\n    }\n]\n";
-    let v = read_bytes(s.as_bytes(), "x", &ReadOptions::default()).unwrap();
+    let v = read_bytes(s.as_bytes(), "x", &DumpReadOptions::default()).unwrap();
     let d = &v[0];
     assert_eq!(d.source.format, DumpFormat::BtfText);
     assert!(d.issues.is_empty(), "{:?}", d.issues);
@@ -87,7 +92,7 @@ fn json_in_another_order_goes_through_serde() {
     // Members reordered, an extra member, an escape, short hex: not bpftool's exact shape.
     let s = r#"[{"value":["0x1","0x02"],"extra":{"a":[1,2]},"key":["0x0a"],"formatted":{"key":10,"value":"a\"b"}},
 {"key":["0x0b"],"values":[{"value":["0x01","0x00"],"cpu":0}]}]"#;
-    let v = read_bytes(s.as_bytes(), "x", &ReadOptions::default()).unwrap();
+    let v = read_bytes(s.as_bytes(), "x", &DumpReadOptions::default()).unwrap();
     let d = &v[0];
     assert!(d.issues.is_empty(), "{:?}", d.issues);
     let e = d.entry(0).unwrap();
@@ -105,7 +110,7 @@ fn bpftool_errors_and_stderr_lines() {
     let e = read_bytes(
         br#"{"error":"can't get next key: Invalid argument"}"#,
         "x",
-        &ReadOptions::default(),
+        &DumpReadOptions::default(),
     )
     .unwrap_err();
     assert!(
@@ -113,21 +118,21 @@ fn bpftool_errors_and_stderr_lines() {
     );
     // stderr mixed into a plain dump after some entries: kept as an issue.
     let s = b"key: 01 00 00 00  value: 01 00 00 00\nError: can't get next key: Invalid argument\n";
-    let v = read_bytes(s, "x", &ReadOptions::default()).unwrap();
+    let v = read_bytes(s, "x", &DumpReadOptions::default()).unwrap();
     assert_eq!(v[0].len(), 1);
     assert!(v[0]
         .issues
         .iter()
         .any(|e| matches!(e.kind, ErrorKind::BpftoolError(_)) && e.pos.unwrap().line == 2));
     // An empty input says why it is suspicious.
-    let e = read_bytes(b"\n", "x", &ReadOptions::default()).unwrap_err();
+    let e = read_bytes(b"\n", "x", &DumpReadOptions::default()).unwrap_err();
     assert!(e.to_string().contains("stderr"), "{e}");
 }
 
 #[test]
 fn found_count_and_sizes_are_checked() {
     let s = b"key: 01 00 00 00  value: 01 00\nkey: 02 00  value: 01 00 00\nFound 3 elements\n";
-    let v = read_bytes(s, "x", &ReadOptions::default()).unwrap();
+    let v = read_bytes(s, "x", &DumpReadOptions::default()).unwrap();
     let msgs: Vec<String> = v[0].issues.iter().map(ToString::to_string).collect();
     assert_eq!(
         msgs,
@@ -145,9 +150,9 @@ fn found_count_and_sizes_are_checked() {
 fn fuzz_capture_magic_then_json() {
     let data = b"\x89\x4d\x53\x4c\x43\x41\x50\x0a\x5b\x7b\x22\x6b\x65\x79\x22\x3a\x5b\x30\x30\x78\x30\x22\x5d\x2c\x22\x76\x61\x6c\x75\x65\x22\x3a\x5b\x22\x30\x78\x30\x31\x22\x2c\x22\x30\x78\x30\x30\x22\x2c\x22\x30\x78\x30\x30\x22\x2c\x22\x30\x78\x30\x30\x22\x5d\x7d\xb4\x7b\x22\x6b\x65\x79\x22\x3a\x5b\x22\x30\x78\x30\x32\x22\x2c\x22\x30\x78\x30\x30\x22\x2c\x22\x30\x78\x30\x30\x5c\x2c\x22\x30\x78\x30\x30\x22\x5d\x2c\x22\x76\x61\x6c\x75\x65\x22\x3a\x7b\x22\x65\x72\x72\x6f\x72\x22\x3a\x22\xad\x90\xdf\x8c\x8a\x9c\x97\xdf\x66\x69\x6c\x65\x20\x6f\x72\x20\x64\x69\x72\x65\x63\x74\x6f\x72\x79\x22\x7d\x7d\x5d\x0a";
     for format in [None, Some(DumpFormat::Json)] {
-        let opts = ReadOptions {
+        let opts = DumpReadOptions {
             format,
-            ..ReadOptions::default()
+            ..DumpReadOptions::default()
         };
         if let Err(e) = read_bytes(data, "x", &opts) {
             let p = e.pos.unwrap();

@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use mapsleuth_dump::capture_file::{hex, Capture};
-use mapsleuth_dump::ReadOptions;
-use mapsleuth_dump::{parse_bpftool_map_show, read_file, read_from, Dump, DumpFormat, MapMeta};
+use mapsleuth_dump::capture_file::CaptureInfo;
+use mapsleuth_dump::{
+    parse_bpftool_map_show, read_file, read_from, Dump, DumpReadOptions, MapMeta,
+};
 use mapsleuth_forensics::diff::Snapshot;
 use mapsleuth_forensics::dump_report::{analyze, DumpAnalysis};
 use mapsleuth_forensics::forensics::{ExpectedKeys, Options, TypeRef};
@@ -17,10 +18,10 @@ use crate::types::{resolve, Purpose, Resolved, TypeSource, TypeSpec};
 pub const STDIN: &str = "-";
 
 /// One input file (or standard input): its dumps, with `bpftool map show` information
-/// merged, and the capture it is (for its BTF and snapshot identity).
+/// merged. Dumps read from a capture carry the capture's header and BTF
+/// ([`Dump::capture`]), from one read of the bytes, standard input included.
 pub struct Input {
     pub dumps: Vec<Dump>,
-    pub capture: Option<Capture<Vec<u8>>>,
     /// Per dump: the file its map information came from, when some was merged.
     pub info_from: Vec<Option<String>>,
 }
@@ -28,32 +29,23 @@ pub struct Input {
 impl Input {
     /// The capture's snapshot identity, when the input is a capture.
     pub fn snapshot(&self) -> Option<Snapshot> {
-        self.capture.as_ref().map(snapshot_of)
+        self.dumps.iter().find_map(Dump::capture).map(snapshot_of)
     }
 }
 
 /// Reads one input. `map_info` is `bpftool -j map show` output to merge; without it,
 /// `STEM.show.json` beside `path` is merged when it exists.
-pub fn read_input(path: &str, map_info: Option<&str>, opts: &ReadOptions) -> Result<Input> {
+pub fn read_input(path: &str, map_info: Option<&str>, opts: &DumpReadOptions) -> Result<Input> {
     let mut dumps = if path == STDIN {
         read_from(std::io::stdin().lock(), "<stdin>", opts)?
     } else {
         read_file(path, opts)?
     };
-    let capture = if path != STDIN && dumps.iter().any(|d| d.source.format == DumpFormat::Capture) {
-        Some(Capture::read_file(Path::new(path))?)
-    } else {
-        None
-    };
     let mut info_from = vec![None; dumps.len()];
     if let Some((metas, from)) = read_map_info(map_info, path)? {
         merge_map_info(&mut dumps, &metas, &from, &mut info_from);
     }
-    Ok(Input {
-        dumps,
-        capture,
-        info_from,
-    })
+    Ok(Input { dumps, info_from })
 }
 
 /// Gives each dump the `map show` entry that names it (by id, else by name; the only
@@ -115,14 +107,14 @@ fn sidecar_map_info(path: &str) -> Option<PathBuf> {
 }
 
 /// A capture's snapshot identity, as `diff` and the frames show it.
-pub fn snapshot_of(cap: &Capture<Vec<u8>>) -> Snapshot {
+pub fn snapshot_of(cap: &CaptureInfo) -> Snapshot {
     let h = cap.header();
     Snapshot {
         snapshot_id: h.snapshot_id.clone(),
         finished_at: h.finished_at.clone(),
         hostname: h.source.hostname.clone(),
         kernel_release: h.source.kernel_release.clone(),
-        digest: hex(cap.digest()),
+        digest: cap.digest_hex(),
     }
 }
 
@@ -134,7 +126,7 @@ pub struct DumpRequest {
     pub types: TypeSpec,
     /// `bpftool -j map show` output to merge into every input.
     pub map_info: Option<String>,
-    pub read: ReadOptions,
+    pub read: DumpReadOptions,
 }
 
 /// Reports progress of long steps (the CLI draws bars; a library user may ignore it).
@@ -187,12 +179,8 @@ pub fn load<'s>(
         let input = read_input(path, req.map_info.as_deref(), &req.read)?;
         progress.read_done();
         let snapshot = input.snapshot();
-        let capture = input
-            .capture
-            .as_ref()
-            .filter(|_| matches!(src, TypeSource::None));
         for (dump, info_from) in input.dumps.into_iter().zip(input.info_from) {
-            let mut resolved = resolve(src, &req.types, &dump, capture, Purpose::Analysis)?;
+            let mut resolved = resolve(src, &req.types, &dump, Purpose::Analysis)?;
             let mut notes: Vec<String> = info_from
                 .map(|from| format!("map information from {from}"))
                 .into_iter()

@@ -3,7 +3,6 @@
 //! BTF or Go type by name, or the BTF a capture recorded for its map.
 
 use mapsleuth_btf::{discover_maps, Btf, MapDef};
-use mapsleuth_dump::capture_file::Capture;
 use mapsleuth_dump::Dump;
 use mapsleuth_forensics::dump_report::Types;
 use mapsleuth_forensics::forensics::TypeRef;
@@ -188,7 +187,6 @@ pub fn resolve<'s>(
     src: &'s TypeSource,
     spec: &TypeSpec,
     dump: &Dump,
-    capture: Option<&Capture<Vec<u8>>>,
     purpose: Purpose,
 ) -> Result<Resolved<'s>> {
     let mut r = Resolved::default();
@@ -230,11 +228,7 @@ pub fn resolve<'s>(
                 ));
             }
         }
-        TypeSource::None => {
-            if let Some(cap) = capture {
-                capture_types(cap, dump, &mut r, purpose)?;
-            }
-        }
+        TypeSource::None => capture_types(dump, &mut r, purpose)?,
     }
     Ok(r)
 }
@@ -278,23 +272,18 @@ fn map_definition<'m>(
     }
 }
 
-/// The types a capture recorded for its map, from the capture's BTF.
-fn capture_types(
-    cap: &Capture<Vec<u8>>,
-    dump: &Dump,
-    r: &mut Resolved<'_>,
-    purpose: Purpose,
-) -> Result<()> {
+/// The types a capture recorded for its map, from the capture's BTF (nothing for dumps
+/// that are not from a capture).
+fn capture_types(dump: &Dump, r: &mut Resolved<'_>, purpose: Purpose) -> Result<()> {
     let explain = purpose == Purpose::Analysis;
-    let Some(view) = cap.map(dump.source.map_index) else {
+    let (Some(cap), Some(h)) = (dump.capture(), dump.capture_map()) else {
         return Ok(());
     };
-    let h = view.header;
     let ids: Vec<u32> = [h.btf_key_type_id, h.btf_value_type_id]
         .into_iter()
         .filter(|&i| i != 0)
         .collect();
-    let Some(blob) = cap.map_btf(h) else {
+    let Some(blob) = dump.embedded_btf() else {
         if explain {
             r.notes.push(
                 "the capture holds no BTF for this map: only checks that need no types ran".into(),
@@ -316,13 +305,7 @@ fn capture_types(
         Ok(btf) => btf.to_table_for(&ids).map_err(locate)?,
         Err(e) => {
             // Module BTF is split: its base is the kernel's, recorded beside it.
-            let base = cap
-                .header()
-                .btf
-                .iter()
-                .position(|b| b.kernel && b.name.as_deref() == Some("vmlinux"))
-                .and_then(|i| cap.btf_blob(i));
-            let Some(base) = base else {
+            let Some(base) = cap.vmlinux_btf() else {
                 return Err(locate(e));
             };
             let base = Btf::parse(base).map_err(locate)?;

@@ -177,21 +177,8 @@ pub fn escape(bytes: &[u8]) -> String {
     s
 }
 
-/// Lowercase hex, no separators.
-pub fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    push_hex(&mut s, bytes);
-    s
-}
-
-/// [`hex`] appended to `out` (no allocation when `out` has room).
-pub fn push_hex(out: &mut String, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
-    }
-}
+/// Lowercase hex, no separators (its one home is `mapsleuth_dump::hex`).
+pub(crate) use mapsleuth_dump::hex::encode as hex;
 
 fn serialize_int<S: Serializer>(value: i128, s: S) -> Result<S::Ok, S::Error> {
     if let Ok(v) = i64::try_from(value) {

@@ -24,7 +24,7 @@ use std::collections::hash_map::Entry as Slot;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use mapsleuth_dump::{Dump, DumpFormat, Entry, EntryKind, MapMeta};
+use mapsleuth_dump::{Dump, DumpEntry, DumpFormat, EntryKind, MapMeta};
 use mapsleuth_layout::{ByteOrder, PaddingRegion};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as J;
@@ -973,7 +973,7 @@ impl DecodedValue {
 }
 
 /// One side of a reported entry, before it is reported.
-type Side<'a, 'd> = Option<(Option<Entry<'d>>, &'a Decoded)>;
+type Side<'a, 'd> = Option<(Option<DumpEntry<'d>>, &'a Decoded)>;
 
 impl Run<'_> {
     fn count(&mut self, change: ChangeKind) {
@@ -1042,7 +1042,12 @@ impl Run<'_> {
         self.duplicates(dup_old, dup_new);
     }
 
-    fn report_bytes(&mut self, change: ChangeKind, o: Option<Entry<'_>>, n: Option<Entry<'_>>) {
+    fn report_bytes(
+        &mut self,
+        change: ChangeKind,
+        o: Option<DumpEntry<'_>>,
+        n: Option<DumpEntry<'_>>,
+    ) {
         let Some(any) = n.or(o) else { return };
         let key_bytes = any.key();
         let fo = o.and_then(|e| parse_formatted(&e).ok());
@@ -1071,7 +1076,7 @@ impl Run<'_> {
 
     /// One side of a reported entry: decoded with the value type, else as bpftool
     /// decoded it.
-    fn state(&self, e: &Entry<'_>, f: Option<&Decoded>) -> EntryState {
+    fn state(&self, e: &DumpEntry<'_>, f: Option<&Decoded>) -> EntryState {
         let mut st = EntryState {
             line: e.position().line,
             value: None,
@@ -1097,13 +1102,14 @@ impl Run<'_> {
 
     fn fields_bytes(
         &self,
-        o: &Entry<'_>,
-        n: &Entry<'_>,
+        o: &DumpEntry<'_>,
+        n: &DumpEntry<'_>,
         fo: Option<&Decoded>,
         fnew: Option<&Decoded>,
         out: &mut Vec<FieldChange>,
     ) {
-        let has_values = |e: &Entry<'_>| matches!(e.kind(), EntryKind::Value | EntryKind::PerCpu);
+        let has_values =
+            |e: &DumpEntry<'_>| matches!(e.kind(), EntryKind::Value | EntryKind::PerCpu);
         if !(has_values(o) && has_values(n)) {
             out.push(FieldChange::whole(
                 None,
@@ -1330,7 +1336,7 @@ impl FieldChange {
 }
 
 /// True when the two entries hold the same values (or the same lookup error).
-fn same_bytes(o: &Entry<'_>, n: &Entry<'_>) -> bool {
+fn same_bytes(o: &DumpEntry<'_>, n: &DumpEntry<'_>) -> bool {
     o.kind() == n.kind()
         && o.lookup_error() == n.lookup_error()
         && o.value_count() == n.value_count()
@@ -1359,7 +1365,7 @@ fn index_keys<'d>(d: &'d Dump, done: &mut [bool], dups: &mut usize) -> HashMap<&
 
 /// bpftool's decoded form of an entry (`{"key":..,"value":..}`, or `"values":[{"cpu":
 /// N,"value":..}]`), members in bpftool's order.
-fn parse_formatted(e: &Entry<'_>) -> Result<Decoded, String> {
+fn parse_formatted(e: &DumpEntry<'_>) -> Result<Decoded, String> {
     #[derive(Deserialize)]
     struct Cpu {
         value: Tree,

@@ -5,7 +5,7 @@
 //! JSON section of it. Decoded entries are produced while serializing ([`Entries`]), one
 //! at a time, so a million-entry dump never becomes a million trees in memory.
 
-use mapsleuth_dump::{Dump, DumpFormat, Entry, EntryKind, MapMeta};
+use mapsleuth_dump::{Dump, DumpEntry, DumpFormat, EntryKind, MapMeta};
 use mapsleuth_layout::{ByteOrder, Finding, Severity};
 use serde::ser::SerializeSeq;
 use serde::{Serialize, Serializer};
@@ -225,7 +225,7 @@ pub struct DecodedEntry {
 
 impl DumpAnalysis {
     /// Decodes one entry of the analysed dump for output.
-    pub fn decode_entry(&self, entry: &Entry<'_>) -> DecodedEntry {
+    pub fn decode_entry(&self, entry: &DumpEntry<'_>) -> DecodedEntry {
         let mut errors = Vec::new();
         let key_bytes = entry.key();
         let key = match (&self.key, key_bytes) {

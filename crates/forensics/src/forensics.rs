@@ -11,7 +11,7 @@
 //!
 //! Each group of codes has a module holding its state and building its findings.
 
-use mapsleuth_dump::{Dump, Entry, EntryKind};
+use mapsleuth_dump::{Dump, DumpEntry, EntryKind};
 use mapsleuth_layout::{Finding, Location};
 
 use crate::decode::{hex, DecodeError};
@@ -208,7 +208,7 @@ impl<'d> Forensics<'d> {
     }
 
     /// How an entry is named in findings: its key as hex, else its place in the input.
-    fn label(entry: &Entry<'_>) -> String {
+    fn label(entry: &DumpEntry<'_>) -> String {
         match entry.key() {
             Some(k) => hex(k),
             None => format!("#{} (line {})", entry.index(), entry.position().line),
@@ -216,7 +216,7 @@ impl<'d> Forensics<'d> {
     }
 
     /// Checks one entry (entries must come from the dump given to [`Forensics::new`]).
-    pub fn check(&mut self, entry: Entry<'d>) {
+    pub fn check(&mut self, entry: DumpEntry<'d>) {
         let index = entry.index();
         let mut marks = Marks::default();
         // Keys as hex only for the few entries a finding lists.

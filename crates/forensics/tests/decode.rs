@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use mapsleuth_btf::{discover_maps, Btf, BtfBytes, MapDef};
-use mapsleuth_dump::{read_file, EntryKind, ReadOptions};
+use mapsleuth_dump::{read_file, DumpReadOptions, EntryKind};
 use mapsleuth_forensics::decode::{
     decode, decode_flat, to_bpftool_json, DecodeError, Decoder, FlatDecoder, Value,
 };
@@ -63,7 +63,11 @@ fn decoding_equals_bpftools_formatted_on_every_corpus_dump() {
         let Some(def) = map_of(&obj, &map) else {
             continue;
         };
-        let dumps = read_file(corpus(&format!("dumps/{file}")), &ReadOptions::default()).unwrap();
+        let dumps = read_file(
+            corpus(&format!("dumps/{file}")),
+            &DumpReadOptions::default(),
+        )
+        .unwrap();
         let dump = &dumps[0];
         if !dump.has_formatted() {
             continue;
@@ -127,7 +131,7 @@ fn count_leaves(j: &serde_json::Value) -> usize {
 fn planted_values_decode_as_documented() {
     let obj = object("bpf/maps.bpf.o");
     let events = map_of(&obj, "events").unwrap();
-    let dump = &read_file(corpus("dumps/events.json"), &ReadOptions::default()).unwrap()[0];
+    let dump = &read_file(corpus("dumps/events.json"), &DumpReadOptions::default()).unwrap()[0];
     let d = Decoder::new(&obj.table, events.value_type_id.unwrap()).unwrap();
     let by_key = |k: u8| {
         let e = dump
@@ -169,7 +173,7 @@ fn planted_values_decode_as_documented() {
     );
 
     let flows = map_of(&obj, "flows").unwrap();
-    let dump = &read_file(corpus("dumps/flows.json"), &ReadOptions::default()).unwrap()[0];
+    let dump = &read_file(corpus("dumps/flows.json"), &DumpReadOptions::default()).unwrap()[0];
     let d = Decoder::new(&obj.table, flows.value_type_id.unwrap()).unwrap();
     let states: Vec<Value> = dump
         .entries()
@@ -194,7 +198,7 @@ fn planted_values_decode_as_documented() {
         .any(|s| matches!(s, Value::Enum { name: Some(n), .. } if &**n == "CS_TIME_WAIT")));
 
     let addrs = map_of(&obj, "addrs").unwrap();
-    let dump = &read_file(corpus("dumps/addrs.json"), &ReadOptions::default()).unwrap()[0];
+    let dump = &read_file(corpus("dumps/addrs.json"), &DumpReadOptions::default()).unwrap()[0];
     let e = dump
         .entries()
         .find(|e| e.key() == Some(&[0, 0, 0, 0][..]))
@@ -213,7 +217,7 @@ fn per_cpu_values_sum_their_integers() {
     let def = map_of(&obj, "pcpu_hash_stats").unwrap();
     let dump = &read_file(
         corpus("dumps/pcpu_hash_stats.json"),
-        &ReadOptions::default(),
+        &DumpReadOptions::default(),
     )
     .unwrap()[0];
     let d = Decoder::new(&obj.table, def.value_type_id.unwrap()).unwrap();
@@ -228,7 +232,11 @@ fn per_cpu_values_sum_their_integers() {
     // The enum has no sum.
     assert!(sum.field("state").is_none());
     let u64_def = map_of(&obj, "pcpu_hash_u64").unwrap();
-    let dump = &read_file(corpus("dumps/pcpu_hash_u64.json"), &ReadOptions::default()).unwrap()[0];
+    let dump = &read_file(
+        corpus("dumps/pcpu_hash_u64.json"),
+        &DumpReadOptions::default(),
+    )
+    .unwrap()[0];
     let d = Decoder::new(&obj.table, u64_def.value_type_id.unwrap()).unwrap();
     let e = dump
         .entries()
@@ -248,7 +256,7 @@ fn per_cpu_values_sum_their_integers() {
 fn flat_form_follows_the_leaves() {
     let obj = object("bpf/maps.bpf.o");
     let def = map_of(&obj, "addrs").unwrap();
-    let dump = &read_file(corpus("dumps/addrs.json"), &ReadOptions::default()).unwrap()[0];
+    let dump = &read_file(corpus("dumps/addrs.json"), &DumpReadOptions::default()).unwrap()[0];
     let e = dump
         .entries()
         .find(|e| e.key() == Some(&[1, 0, 0, 0][..]))
@@ -292,7 +300,7 @@ fn big_endian_object_decodes_big_endian_bytes() {
         serde_json::json!({"state": "0x5", "dir": "0x0", "nat": "0x1", "reserved": "0x0", "port": 8080, "af": 2})
     );
     // Every flows value, byte-swapped field by field, decodes the same on bpfeb.
-    let dump = &read_file(corpus("dumps/flows.json"), &ReadOptions::default()).unwrap()[0];
+    let dump = &read_file(corpus("dumps/flows.json"), &DumpReadOptions::default()).unwrap()[0];
     let fl = FlatDecoder::new(&le.table, ty(&le, "flows")).unwrap();
     let dle = Decoder::new(&le.table, ty(&le, "flows")).unwrap();
     let dbe = Decoder::new(&be.table, ty(&be, "flows")).unwrap();

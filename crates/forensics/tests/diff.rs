@@ -7,10 +7,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use mapsleuth_btf::{discover_maps, Btf, BtfBytes, MapDef};
 use mapsleuth_dump::capture_file::{
-    ByteOrder, CaptureWriter, MapHeader, ReadMethod, ReadStats, Source, ValueKind,
+    ByteOrder, CaptureHost, CaptureWriter, MapHeader, ReadMethod, ReadStats, ValueKind,
 };
 use mapsleuth_dump::{
-    parse_bpftool_map_show, read_bytes, read_file, Dump, DumpFormat, ReadOptions,
+    parse_bpftool_map_show, read_bytes, read_file, Dump, DumpFormat, DumpReadOptions,
 };
 use mapsleuth_forensics::diff::{
     diff, Basis, ChangeKind, DiffError, DiffOptions, FieldKind, MapDiff,
@@ -57,9 +57,12 @@ fn types(map: &str) -> Types<'static> {
 
 /// The dump with its `bpftool map show` information attached (as the CLI does).
 fn dump(file: &str) -> Dump {
-    let mut d = read_file(corpus(&format!("dumps/{file}")), &ReadOptions::default())
-        .unwrap()
-        .remove(0);
+    let mut d = read_file(
+        corpus(&format!("dumps/{file}")),
+        &DumpReadOptions::default(),
+    )
+    .unwrap()
+    .remove(0);
     let stem = [".pretty.json", ".json", ".txt"]
         .iter()
         .find_map(|s| file.strip_suffix(s))
@@ -79,7 +82,7 @@ fn capture_of(file: &str) -> Dump {
         records.extend_from_slice(e.key().unwrap());
         records.extend_from_slice(e.value().unwrap());
     }
-    let source = Source {
+    let source = CaptureHost {
         hostname: "h".into(),
         kernel_release: "6.18.0".into(),
         kernel_version: String::new(),
@@ -127,7 +130,7 @@ fn capture_of(file: &str) -> Dump {
     let mut d = read_bytes(
         &w.to_bytes(),
         &format!("{file}.mscap"),
-        &ReadOptions::default(),
+        &DumpReadOptions::default(),
     )
     .unwrap()
     .remove(0);
@@ -497,7 +500,7 @@ fn text_dump(name: &str, entries: &[(u8, u8)]) -> Dump {
         .map(|(k, v)| format!("key: {k:02x} 00 00 00  value: {v:02x} 00 00 00\n"))
         .collect();
     text.push_str(&format!("Found {} elements\n", entries.len()));
-    read_bytes(text.as_bytes(), name, &ReadOptions::default())
+    read_bytes(text.as_bytes(), name, &DumpReadOptions::default())
         .unwrap()
         .remove(0)
 }

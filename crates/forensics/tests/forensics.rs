@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use mapsleuth_btf::{discover_maps, Btf, BtfBytes, MapDef};
-use mapsleuth_dump::{parse_bpftool_map_show, read_bytes, read_file, Dump, ReadOptions};
+use mapsleuth_dump::{parse_bpftool_map_show, read_bytes, read_file, Dump, DumpReadOptions};
 use mapsleuth_dwarf::GoBinary;
 use mapsleuth_forensics::forensics::{check_dump, Code, ExpectedKeys, Marks, Options, TypeRef};
 use mapsleuth_layout::{ByteOrder, Finding, Severity, TypeTable};
@@ -43,9 +43,12 @@ fn types(map: &str) -> (Option<TypeRef<'static>>, Option<TypeRef<'static>>) {
 
 /// The dump with its `bpftool map show` information attached.
 fn dump(file: &str) -> Dump {
-    let mut d = read_file(corpus(&format!("dumps/{file}")), &ReadOptions::default())
-        .unwrap()
-        .remove(0);
+    let mut d = read_file(
+        corpus(&format!("dumps/{file}")),
+        &DumpReadOptions::default(),
+    )
+    .unwrap()
+    .remove(0);
     let stem = file.split('.').next().unwrap();
     if let Ok(show) = std::fs::read(corpus(&format!("dumps/{stem}.show.json"))) {
         d.merge_meta(&parse_bpftool_map_show(&show, "show").unwrap()[0]);
@@ -309,7 +312,7 @@ fn big_like(n: u32) -> Dump {
         ));
     }
     s.push(']');
-    read_bytes(s.as_bytes(), "big-like.json", &ReadOptions::default())
+    read_bytes(s.as_bytes(), "big-like.json", &DumpReadOptions::default())
         .unwrap()
         .remove(0)
 }
@@ -433,7 +436,7 @@ fn d012_more_entries_than_max_entries() {
 fn d013_duplicate_keys() {
     let text = std::fs::read_to_string(corpus("dumps/nb_small.txt")).unwrap();
     let (f, _, _) = check_dump(
-        &read_bytes(text.as_bytes(), "nb_small.txt", &ReadOptions::default()).unwrap()[0],
+        &read_bytes(text.as_bytes(), "nb_small.txt", &DumpReadOptions::default()).unwrap()[0],
         None,
         None,
         Options::default(),
@@ -443,7 +446,7 @@ fn d013_duplicate_keys() {
     // The first entry twice, as a walk restarted by a concurrent delete prints it.
     let first = text.lines().next().unwrap();
     let twice = text.replacen("Found 3 elements", &format!("{first}\nFound 4 elements"), 1);
-    let d = &read_bytes(twice.as_bytes(), "dup.txt", &ReadOptions::default()).unwrap()[0];
+    let d = &read_bytes(twice.as_bytes(), "dup.txt", &DumpReadOptions::default()).unwrap()[0];
     let (f, marks, _) = check_dump(d, None, None, Options::default()).unwrap();
     let x = one(&f, "D013");
     assert_eq!(x.severity, Severity::Error);
@@ -485,7 +488,7 @@ fn d014_lookup_errors() {
 fn d015_damaged_dumps() {
     let text = std::fs::read(corpus("dumps/flows.pretty.json")).unwrap();
     let cut = &text[..text.len() * 2 / 3];
-    let d = &read_bytes(cut, "cut.json", &ReadOptions::default()).unwrap()[0];
+    let d = &read_bytes(cut, "cut.json", &DumpReadOptions::default()).unwrap()[0];
     let (k, v) = types("flows");
     let (f, _, _) = check_dump(d, k, v, Options::default()).unwrap();
     let x = with(&f, "D015");
@@ -549,7 +552,7 @@ fn d016_d017_expected_keys() {
     // Expecting exactly what is there.
     let all: String = d
         .entries()
-        .map(|e| mapsleuth_forensics::decode::hex(e.key().unwrap()) + "\n")
+        .map(|e| mapsleuth_dump::hex::encode(e.key().unwrap()) + "\n")
         .collect();
     let opts = Options {
         expected_keys: Some(ExpectedKeys::parse(&all, 16, Some(ByteOrder::Little)).unwrap()),
@@ -757,7 +760,7 @@ fn edited(file: &str, edit: impl FnOnce(&mut Vec<serde_json::Value>)) -> Dump {
         .map(|e| format!("{{{}}}", members(e).join(",")))
         .collect();
     let bytes = format!("[{}]", objects.join(","));
-    let mut d = read_bytes(bytes.as_bytes(), file, &ReadOptions::default())
+    let mut d = read_bytes(bytes.as_bytes(), file, &DumpReadOptions::default())
         .unwrap()
         .remove(0);
     let stem = file.split('.').next().unwrap();
@@ -827,7 +830,7 @@ fn nb_small(twice: bool) -> Case {
     } else {
         text
     };
-    let d = read_bytes(text.as_bytes(), "nb_small.txt", &ReadOptions::default())
+    let d = read_bytes(text.as_bytes(), "nb_small.txt", &DumpReadOptions::default())
         .unwrap()
         .remove(0);
     Case::of(
@@ -900,7 +903,7 @@ fn clean(code: Code) -> Case {
         Code::MissingKey | Code::UnexpectedKey => {
             let keys: String = dump("flows.json")
                 .entries()
-                .map(|e| mapsleuth_forensics::decode::hex(e.key().unwrap()) + "\n")
+                .map(|e| mapsleuth_dump::hex::encode(e.key().unwrap()) + "\n")
                 .collect();
             flows_expecting("exactly its keys", &keys)
         }

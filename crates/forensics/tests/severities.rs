@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use mapsleuth_btf::{discover_maps, Btf, BtfBytes};
-use mapsleuth_dump::{parse_bpftool_map_show, read_file, ReadOptions};
+use mapsleuth_dump::{parse_bpftool_map_show, read_file, DumpReadOptions};
 use mapsleuth_forensics::forensics::{check_dump, Options, TypeRef};
 use mapsleuth_layout::FindingCode;
 
@@ -31,7 +31,7 @@ fn dump_findings_take_the_catalogue_severities() {
     files.sort();
     let mut seen = BTreeSet::new();
     for path in &files {
-        let Ok(dumps) = read_file(path, &ReadOptions::default()) else {
+        let Ok(dumps) = read_file(path, &DumpReadOptions::default()) else {
             continue;
         };
         let name = path.file_name().unwrap().to_string_lossy().to_string();

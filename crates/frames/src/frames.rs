@@ -2,8 +2,9 @@
 
 use std::collections::HashSet;
 
-use mapsleuth_dump::{Dump, Entry, EntryKind};
-use mapsleuth_forensics::decode::{push_hex, FlatDecoder, Value};
+use mapsleuth_dump::hex::encode_into as push_hex;
+use mapsleuth_dump::{Dump, DumpEntry, EntryKind};
+use mapsleuth_forensics::decode::{FlatDecoder, Value};
 use mapsleuth_forensics::diff::MapDiff;
 use mapsleuth_forensics::dump_report::{DumpAnalysis, Types};
 use mapsleuth_layout::{Dialect, LeafKind, PaddingKind, TypeId, TypeTable};
@@ -250,7 +251,7 @@ fn entries_of(input: &DumpInput<'_>) -> Result<DataFrame, FrameError> {
     Ok(DataFrame::new(rows, columns)?)
 }
 
-fn formatted_of<'a>(e: &Entry<'a>, wanted: bool) -> Option<&'a str> {
+fn formatted_of<'a>(e: &DumpEntry<'a>, wanted: bool) -> Option<&'a str> {
     if wanted {
         e.formatted_json()
     } else {

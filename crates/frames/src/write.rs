@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
-use mapsleuth_forensics::decode::hex;
+use mapsleuth_dump::hex::encode as hex;
 use polars::prelude::*;
 
 use crate::FrameError;

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{analysed, object, Analysed, Object};
-use mapsleuth_forensics::decode::{hex, Decoder, Value};
+use mapsleuth_dump::hex::encode as hex;
+use mapsleuth_forensics::decode::{Decoder, Value};
 use mapsleuth_frames::polars::prelude::*;
 use mapsleuth_frames::{entries, findings, query, write, FileFormat, WriteOptions};
 use serde_json::Value as J;

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
 use mapsleuth_dump::capture_file::{
-    ByteOrder, CaptureWriter, MapHeader, ReadMethod, ReadStats, Source, ValueKind,
+    ByteOrder, CaptureHost, CaptureWriter, MapHeader, ReadMethod, ReadStats, ValueKind,
 };
-use mapsleuth_dump::{read_file, ReadOptions};
+use mapsleuth_dump::{read_file, DumpReadOptions};
 
 /// The corpus directory.
 pub const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../corpus");
@@ -26,13 +26,17 @@ pub fn flows_capture_bytes(dump: &str, host: &str, secs: u64) -> Vec<u8> {
     let btf = mapsleuth_btf::Btf::parse(&bytes.data).unwrap();
     let key = btf.find_type("struct flow_key").unwrap();
     let value = btf.find_type("struct flow_stats").unwrap();
-    let dump = &read_file(format!("{CORPUS}/dumps/{dump}"), &ReadOptions::default()).unwrap()[0];
+    let dump = &read_file(
+        format!("{CORPUS}/dumps/{dump}"),
+        &DumpReadOptions::default(),
+    )
+    .unwrap()[0];
     let mut records = Vec::new();
     for e in dump.entries() {
         records.extend_from_slice(e.key().unwrap());
         records.extend_from_slice(e.value().unwrap());
     }
-    let source = Source {
+    let source = CaptureHost {
         hostname: host.into(),
         kernel_release: "6.18.0".into(),
         kernel_version: String::new(),

@@ -257,8 +257,8 @@ fn list(out: &mut Out) -> anyhow::Result<i32> {
 fn capture(args: &CaptureArgs, out: &mut Out) -> anyhow::Result<i32> {
     use std::time::Instant;
 
-    use mapsleuth_capture::capture_file::hex;
     use mapsleuth_capture::{CaptureOptions, Selector};
+    use mapsleuth_dump::hex::encode as hex;
 
     if !matches!(out.format, Format::Table | Format::Json) {
         return Err(out.unsupported("capture"));

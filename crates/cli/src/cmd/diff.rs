@@ -165,10 +165,10 @@ pub fn run(args: &DiffArgs, out: &mut Out) -> anyhow::Result<i32> {
     let mut maps = Vec::with_capacity(pairs.len());
     for (o, n) in &pairs {
         // One set of types for both: NEW's, else OLD's (captures carry their own).
-        let rn = resolve(&src, &spec, n, new.capture.as_ref(), Purpose::Diff);
+        let rn = resolve(&src, &spec, n, Purpose::Diff);
         let r = match rn {
             Ok(r) if r.has_types() => r,
-            first => match resolve(&src, &spec, o, old.capture.as_ref(), Purpose::Diff) {
+            first => match resolve(&src, &spec, o, Purpose::Diff) {
                 Ok(r) if r.has_types() => r,
                 other => first.or(other)?,
             },

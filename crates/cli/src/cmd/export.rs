@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
+use mapsleuth_dump::hex::encode as hex;
 use mapsleuth_forensics::diff::{diff, DiffOptions, MapDiff};
 use mapsleuth_forensics::dump_report::Types;
 use mapsleuth_frames::polars::prelude::{AnyValue, DataFrame};
@@ -384,10 +385,6 @@ pub fn query(args: &QueryArgs, out: &mut Out) -> anyhow::Result<i32> {
 
 // ---------------------------------------------------------------------------------------
 // Printing a result
-
-fn hex(b: &[u8]) -> String {
-    mapsleuth_forensics::decode::hex(b)
-}
 
 /// A cell as JSON: numbers as numbers, bytes as lowercase hex.
 fn json_cell(v: &AnyValue<'_>) -> serde_json::Value {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use mapsleuth_dump::{DumpFormat, RawLayout, ReadOptions};
+use mapsleuth_dump::{DumpFormat, DumpReadOptions, RawLayout};
 use mapsleuth_engine::{Analysed, DumpRequest, ExpectedFn, Progress, TypeSource};
 
 use crate::cmd::types::TypeArgs;
@@ -66,15 +66,15 @@ pub fn read_options(
     format: Option<DumpFormat>,
     key_size: Option<usize>,
     value_size: Option<usize>,
-) -> ReadOptions {
-    ReadOptions {
+) -> DumpReadOptions {
+    DumpReadOptions {
         format,
         raw: key_size.zip(value_size).map(|(k, v)| RawLayout {
             key_size: k,
             value_size: v,
             cpus: None,
         }),
-        ..ReadOptions::default()
+        ..DumpReadOptions::default()
     }
 }
 

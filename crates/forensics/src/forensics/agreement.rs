@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use mapsleuth_dump::Entry;
+use mapsleuth_dump::DumpEntry;
 use mapsleuth_layout::{ByteOrder, Finding, Location, Severity};
 
 use super::side::{Role, Side};
@@ -29,7 +29,7 @@ impl Agreement {
     /// Compares the entry's key and values with bpftool's `formatted` form, if any.
     pub fn compare(
         &mut self,
-        entry: &Entry<'_>,
+        entry: &DumpEntry<'_>,
         sides: [Option<&Side>; 2],
         id: &EntryId<'_>,
         stats: &mut Stats,
@@ -206,7 +206,7 @@ impl Agreement {
 /// Our key and values with bpftool's decoding of each: `key`, and `value` or per-CPU
 /// `values`.
 fn pairs<'e, 's, 'f>(
-    entry: &Entry<'e>,
+    entry: &DumpEntry<'e>,
     formatted: &'f Json,
     [key, value]: [Option<&'s Side>; 2],
 ) -> Vec<(&'s Side, &'e [u8], &'f Json)> {

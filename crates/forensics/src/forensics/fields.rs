@@ -1,6 +1,6 @@
 //! D005: all-zero values; D006/D007: fields that are zero, or the same, in every entry.
 
-use mapsleuth_dump::Entry;
+use mapsleuth_dump::DumpEntry;
 use mapsleuth_layout::{ByteOrder, Finding, Leaf, Location, Severity};
 
 use super::side::Side;
@@ -21,7 +21,7 @@ pub(super) struct ZeroValues {
 
 impl ZeroValues {
     /// Tallies an entry with value bytes; true when they are all zero.
-    pub fn check(&mut self, entry: &Entry<'_>, id: &EntryId<'_>, marks: &mut Marks) -> bool {
+    pub fn check(&mut self, entry: &DumpEntry<'_>, id: &EntryId<'_>, marks: &mut Marks) -> bool {
         let all_zero = entry.values().all(|v| v.iter().all(|&b| b == 0));
         self.with_bytes += 1;
         if all_zero {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use mapsleuth_dump::{Dump, DumpError, Entry, ErrorKind};
+use mapsleuth_dump::{Dump, DumpEntry, DumpError, ErrorKind};
 use mapsleuth_layout::{Finding, Location, Severity};
 
 use super::tally::{plural, push_capped, EntryId, Tally};
@@ -16,7 +16,7 @@ pub(super) struct LookupErrors {
 }
 
 impl LookupErrors {
-    pub fn add(&mut self, entry: &Entry<'_>, id: &EntryId<'_>, marks: &mut Marks) {
+    pub fn add(&mut self, entry: &DumpEntry<'_>, id: &EntryId<'_>, marks: &mut Marks) {
         marks.add(Code::LookupError);
         let msg = entry.lookup_error().unwrap_or("?").to_string();
         self.tally.add(id.label, id.max_keys, || None);

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use mapsleuth_btf::{discover_maps, Btf, BtfBytes, MapDef};
-use mapsleuth_dump::{parse_bpftool_map_show, read_file, Dump, ReadOptions};
+use mapsleuth_dump::{parse_bpftool_map_show, read_file, Dump, DumpReadOptions};
 use mapsleuth_forensics::dump_report::{analyze, DumpAnalysis, Types};
 use mapsleuth_forensics::forensics::{Options, TypeRef};
 use mapsleuth_frames::DumpInput;
@@ -92,7 +92,7 @@ pub fn read_all(path: &str) -> Vec<Dump> {
 
 /// [`read_all`], or the reader's error (the corpus records bpftool's failures too).
 pub fn try_read_all(path: &str) -> Result<Vec<Dump>, mapsleuth_dump::DumpError> {
-    let mut dumps = read_file(corpus(path), &ReadOptions::default())?;
+    let mut dumps = read_file(corpus(path), &DumpReadOptions::default())?;
     let stem = path
         .strip_suffix(".pretty.json")
         .or_else(|| path.strip_suffix(".json"))
