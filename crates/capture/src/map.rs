@@ -50,39 +50,22 @@ impl MapType {
         }
     }
 
+    /// From the one map type table (`mapsleuth_layout::MAP_TYPES`).
     pub fn readability(self) -> Readability {
-        use Readability::*;
-        let data = |per_cpu| Iterable {
-            per_cpu,
-            value_kind: ValueKind::Data,
+        use mapsleuth_layout::MapValues;
+        let Some(t) = mapsleuth_layout::map_type(self.0) else {
+            return Readability::NotIterable("this build of mapsleuth does not know this map type");
         };
-        match self.0 {
-            // hash, array, stack_trace, lru_hash, lpm_trie, devmap, cpumap,
-            // cgroup_storage, devmap_hash
-            1 | 2 | 7 | 9 | 11 | 14 | 16 | 19 | 25 => data(false),
-            5 | 6 | 10 | 21 => data(true),
-            3 => Iterable {
-                per_cpu: false,
-                value_kind: ValueKind::ProgId,
-            },
-            12 | 13 => Iterable {
-                per_cpu: false,
-                value_kind: ValueKind::MapId,
-            },
-            15 | 18 | 20 => Iterable {
-                per_cpu: false,
-                value_kind: ValueKind::SocketCookie,
-            },
-            4 => NotIterable("its values are perf event fds, which the kernel does not return to user space"),
-            8 => NotIterable("its values are cgroup fds, which the kernel does not return to user space"),
-            17 => NotIterable("its values are AF_XDP sockets, which the kernel does not return to user space"),
-            22 | 23 => NotIterable("it has no keys, and reading it means popping elements, which mapsleuth never does (captures are read-only)"),
-            24 | 28 | 29 | 32 => NotIterable("its keys are socket/inode/task/cgroup fds: entries can be looked up through an open fd but not iterated"),
-            26 => NotIterable("it holds the state of a kernel struct_ops object, not key/value entries"),
-            27 | 31 => NotIterable("it is a ring buffer: records are consumed through mmap, not looked up by key"),
-            30 => NotIterable("a bloom filter stores no keys; it only answers membership queries"),
-            33 => NotIterable("an arena is memory shared through mmap, without keys"),
-            _ => NotIterable("this build of mapsleuth does not know this map type"),
+        let value_kind = match t.values {
+            MapValues::Data => ValueKind::Data,
+            MapValues::ProgIds => ValueKind::ProgId,
+            MapValues::MapIds => ValueKind::MapId,
+            MapValues::SocketCookies => ValueKind::SocketCookie,
+            MapValues::NotIterable(why) => return Readability::NotIterable(why),
+        };
+        Readability::Iterable {
+            per_cpu: t.per_cpu,
+            value_kind,
         }
     }
 }

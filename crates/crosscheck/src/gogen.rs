@@ -11,8 +11,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use mapsleuth_layout::bits::{low_bits, shift_in_window};
 use mapsleuth_layout::{
-    ByteOrder, EnumValue, IntEncoding, LayoutError, TypeId, TypeKind, TypeTable, MAX_DEPTH,
+    join_path, ByteOrder, EnumValue, IntEncoding, LayoutError, TypeId, TypeKind, TypeTable,
+    MAX_DEPTH,
 };
 use serde::Serialize;
 
@@ -343,14 +345,6 @@ fn kind_article(kind: &TypeKind) -> &'static str {
         TypeKind::Forward { .. } => "a forward declaration",
         TypeKind::GoOpaque { .. } => "a Go runtime type",
         TypeKind::Function => "a function",
-    }
-}
-
-fn join_path(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_string()
-    } else {
-        format!("{prefix}.{name}")
     }
 }
 
@@ -1380,27 +1374,18 @@ impl<'w, 'a> BodyWriter<'w, 'a> {
         let decl = format!("{} {}:{}", b.c_path, table.type_name(b.ty), b.width);
         Ok(if int {
             // The storage read as one integer of the target's byte order.
-            let shift = if self.gen.big_endian {
-                (g.end - g.start) * 8 - rel - width
+            let order = if self.gen.big_endian {
+                ByteOrder::Big
             } else {
-                rel
+                ByteOrder::Little
             };
+            let shift = shift_in_window(order, g.end - g.start, rel, width);
             format!("  {decl}: shift {shift}, mask {:#x}{sign}", low_bits(width))
         } else if b.width == 1 {
             format!("  {decl}: bit {rel}{sign}")
         } else {
             format!("  {decl}: bits {rel}-{}{sign}", rel + width - 1)
         })
-    }
-}
-
-/// The mask of the `width` lowest bits (the same rule as `mask` in
-/// crates/forensics/src/decode.rs).
-fn low_bits(width: u64) -> u128 {
-    if width >= 128 {
-        u128::MAX
-    } else {
-        (1u128 << width) - 1
     }
 }
 

@@ -3,6 +3,7 @@
 //! suffix are understood, but a pair found only through them is a weak match the user
 //! should confirm.
 
+use mapsleuth_layout::fold_name;
 use serde::Serialize;
 
 /// How a pair was made, strongest first.
@@ -29,16 +30,9 @@ pub fn go_identifier(name: &str) -> &str {
     }
 }
 
-fn fold(s: &str) -> String {
-    s.chars()
-        .filter(|c| *c != '_')
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
 /// The strong key of a Go type name: identifier, lowercased, without underscores.
 pub fn go_key(name: &str) -> String {
-    fold(go_identifier(name))
+    fold_name(go_identifier(name))
 }
 
 /// bpf2go names a C `struct event` `<ident>Event` (`bpfEvent`, `counterEvent`): the
@@ -50,7 +44,7 @@ pub fn go_weak_key(name: &str) -> Option<String> {
         && id[..first_upper]
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-    .then(|| fold(&id[first_upper..]))
+    .then(|| fold_name(&id[first_upper..]))
 }
 
 /// The strong key of a C type name (`struct flow_stats` → `flowstats`).
@@ -59,7 +53,7 @@ pub fn c_key(name: &str) -> String {
         .strip_prefix("struct ")
         .or_else(|| name.strip_prefix("union "))
         .unwrap_or(name);
-    fold(bare)
+    fold_name(bare)
 }
 
 /// The C key without a `_t` suffix.
@@ -68,7 +62,7 @@ pub fn c_weak_key(name: &str) -> Option<String> {
         .strip_prefix("struct ")
         .or_else(|| name.strip_prefix("union "))
         .unwrap_or(name);
-    bare.strip_suffix("_t").map(fold)
+    bare.strip_suffix("_t").map(fold_name)
 }
 
 /// How well a Go name matches a C name, if at all.

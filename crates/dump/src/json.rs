@@ -24,7 +24,7 @@ use crate::ctx::Ctx;
 use crate::error::{excerpt, DumpError, ErrorKind, Position};
 use crate::hex::{byte2, decode_hex_line, is_hex_like_line, parse_hex_str};
 use crate::jsonish::{self, is_ws, skip_ws, Dialect, ScanError, Scanner};
-use crate::model::{Dump, EntryRec, MapMeta};
+use crate::model::{Dump, EntryRec};
 use crate::options::DumpLimits;
 use crate::window::Window;
 
@@ -349,7 +349,7 @@ impl Reader<'_, '_, '_, '_> {
         let mut meta = serde_json::Map::new();
         self.win.consume(1);
         let problem = self.map_members(&mut d, &mut meta)?;
-        d.meta.fill_from(&meta_from_json(&meta));
+        d.meta.fill_from(&crate::meta::meta_from_object(&meta));
         let stop = problem.is_some();
         if let Some(e) = problem {
             d.issue(e);
@@ -996,36 +996,6 @@ fn is_map_object(buf: &[u8], p: usize) -> bool {
     ]
     .iter()
     .any(|m| rest.starts_with(m))
-}
-
-fn meta_from_json(m: &serde_json::Map<String, serde_json::Value>) -> MapMeta {
-    let u32_of = |k: &str| {
-        m.get(k)
-            .and_then(|v| v.as_u64())
-            .and_then(|n| u32::try_from(n).ok())
-    };
-    let str_of = |k: &str| m.get(k).and_then(|v| v.as_str()).map(str::to_string);
-    MapMeta {
-        id: u32_of("id"),
-        name: str_of("name"),
-        map_type: str_of("type").or_else(|| u32_of("type").map(|t| format!("type {t}"))),
-        key_size: u32_of("bytes_key"),
-        value_size: u32_of("bytes_value"),
-        max_entries: u32_of("max_entries"),
-        flags: m.get("flags").and_then(|v| v.as_u64()),
-        btf_id: u32_of("btf_id"),
-        frozen: m.get("frozen").and_then(|v| v.as_u64()).map(|n| n != 0),
-        pinned: m
-            .get("pinned")
-            .and_then(|v| v.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        ..MapMeta::default()
-    }
 }
 
 /// `"name"` then `:`; returns the offset of the value.

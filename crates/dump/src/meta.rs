@@ -3,62 +3,55 @@
 
 use std::sync::Arc;
 
-use serde::Deserialize;
-
 use crate::error::{DumpError, ErrorKind};
 use crate::model::MapMeta;
 
-#[derive(Deserialize)]
-struct Show {
-    id: Option<u32>,
-    name: Option<String>,
-    #[serde(rename = "type")]
-    map_type: Option<serde_json::Value>,
-    flags: Option<u64>,
-    bytes_key: Option<u32>,
-    bytes_value: Option<u32>,
-    max_entries: Option<u32>,
-    btf_id: Option<u32>,
-    frozen: Option<u64>,
-    #[serde(default)]
-    pinned: Vec<String>,
-}
-
-impl From<Show> for MapMeta {
-    fn from(s: Show) -> Self {
-        MapMeta {
-            id: s.id,
-            name: s.name,
-            map_type: s.map_type.map(|t| match t {
-                serde_json::Value::String(s) => s,
-                other => format!("type {other}"),
-            }),
-            key_size: s.bytes_key,
-            value_size: s.bytes_value,
-            max_entries: s.max_entries,
-            flags: s.flags,
-            btf_id: s.btf_id,
-            frozen: s.frozen.map(|f| f != 0),
-            pinned: s.pinned,
-            ..MapMeta::default()
-        }
+/// One map's `bpftool -j map show` object as [`MapMeta`]: the one reading of bpftool's
+/// map fields, also used for the map headers of a multi-map `map dump` (json.rs).
+/// Fields of an unexpected type are left unknown rather than failing the dump.
+pub(crate) fn meta_from_object(m: &serde_json::Map<String, serde_json::Value>) -> MapMeta {
+    let u32_of = |k: &str| {
+        m.get(k)
+            .and_then(|v| v.as_u64())
+            .and_then(|n| u32::try_from(n).ok())
+    };
+    let str_of = |k: &str| m.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    MapMeta {
+        id: u32_of("id"),
+        name: str_of("name"),
+        map_type: str_of("type").or_else(|| u32_of("type").map(|t| format!("type {t}"))),
+        key_size: u32_of("bytes_key"),
+        value_size: u32_of("bytes_value"),
+        max_entries: u32_of("max_entries"),
+        flags: m.get("flags").and_then(|v| v.as_u64()),
+        btf_id: u32_of("btf_id"),
+        frozen: m.get("frozen").and_then(|v| v.as_u64()).map(|n| n != 0),
+        pinned: m
+            .get("pinned")
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        ..MapMeta::default()
     }
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(Show),
-    Many(Vec<Show>),
 }
 
 /// Parses `bpftool -j map show` output (`-p` too): one map or an array of maps.
 pub fn parse_bpftool_map_show(bytes: &[u8], name: &str) -> Result<Vec<MapMeta>, DumpError> {
     let file: Arc<str> = name.into();
-    match serde_json::from_slice::<OneOrMany>(bytes) {
-        Ok(OneOrMany::One(s)) => Ok(vec![s.into()]),
-        Ok(OneOrMany::Many(v)) => Ok(v.into_iter().map(Into::into).collect()),
-        Err(e) => Err(DumpError::new(&file, None, ErrorKind::Json(e.to_string()))),
+    let bad = |what: String| DumpError::new(&file, None, ErrorKind::Json(what));
+    let doc: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+    let object = |v: &serde_json::Value| {
+        v.as_object()
+            .map(meta_from_object)
+            .ok_or_else(|| bad("expected `bpftool -j map show` output: a map object".into()))
+    };
+    match &doc {
+        serde_json::Value::Array(maps) => maps.iter().map(object).collect(),
+        one => Ok(vec![object(one)?]),
     }
 }
 
@@ -81,5 +74,6 @@ mod tests {
         let many = parse_bpftool_map_show(br#"[{"id":1},{"id":2,"type":"array"}]"#, "x").unwrap();
         assert_eq!(many.len(), 2);
         assert!(parse_bpftool_map_show(b"nope", "x").is_err());
+        assert!(parse_bpftool_map_show(b"[1]", "x").is_err());
     }
 }

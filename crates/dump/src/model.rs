@@ -90,41 +90,12 @@ impl MapMeta {
 
 /// True for the bpftool map type names of per-CPU maps.
 pub fn is_percpu_type(map_type: &str) -> bool {
-    matches!(
-        map_type,
-        "percpu_hash" | "percpu_array" | "lru_percpu_hash" | "percpu_cgroup_storage"
-    )
+    mapsleuth_layout::map_type_named(map_type).is_some_and(|t| t.per_cpu)
 }
 
 /// How bpftool 7.1 dumps maps of a type, where it is not the plain key/value listing.
 pub fn bpftool_dump_note(map_type: &str) -> Option<&'static str> {
-    Some(match map_type {
-        "ringbuf" | "user_ringbuf" => {
-            "ring buffers cannot be dumped: bpftool prints `Found 0 elements` (or `[]`) and \
-             exits with status 244 (ENOTSUPP); read the ring with a consumer instead"
-        }
-        "queue" | "stack" | "bloom_filter" => {
-            "queue, stack and bloom filter maps have no keys to iterate: bpftool prints \
-             `Found 0 elements` (or `[]`) and exits with status 234 (EINVAL) whatever they \
-             hold; use `bpftool map peek` or a capture"
-        }
-        "prog_array" => {
-            "values are program ids; empty slots are not listed; the map is emptied when its \
-             last user-space reference (fd or pin) goes away"
-        }
-        "hash_of_maps" | "array_of_maps" => "values are the ids of the inner maps",
-        "devmap"
-        | "devmap_hash"
-        | "cpumap"
-        | "xskmap"
-        | "sockmap"
-        | "sockhash"
-        | "reuseport_sockarray" => {
-            "empty slots are listed as lookup errors (`<no entry>`) and not counted in \
-             `Found N elements`"
-        }
-        _ => return None,
-    })
+    mapsleuth_layout::map_type_named(map_type)?.dump_note
 }
 
 /// What an entry holds.

@@ -20,6 +20,7 @@ use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
+use mapsleuth_layout::bits::{low_bits, shift_in_window};
 use mapsleuth_layout::{
     ByteOrder, Composite, IntEncoding, LayoutError, Leaf, LeafKind, TypeId, TypeKind, TypeTable,
     MAX_DEPTH,
@@ -670,19 +671,7 @@ impl<'b> Reader<'b> {
         let n = (shift + width).div_ceil(8);
         let b = self.slice(first, n)?;
         let raw = uint_from_bytes(b, self.order);
-        let v = match self.order {
-            ByteOrder::Little => raw >> shift,
-            ByteOrder::Big => raw >> (n * 8 - shift - width),
-        };
-        Ok(v & mask(width))
-    }
-}
-
-fn mask(width: u64) -> u128 {
-    if width >= 128 {
-        u128::MAX
-    } else {
-        (1u128 << width) - 1
+        Ok((raw >> shift_in_window(self.order, n, shift, width)) & low_bits(width))
     }
 }
 
@@ -1240,9 +1229,10 @@ pub fn to_bpftool_json(v: &Value) -> serde_json::Value {
     }
     fn bits_hex(v: &Value) -> J {
         match v {
-            Value::Int { value, bits, .. } | Value::Enum { value, bits, .. } => {
-                J::String(format!("0x{:x}", (*value as u128) & mask(u64::from(*bits))))
-            }
+            Value::Int { value, bits, .. } | Value::Enum { value, bits, .. } => J::String(format!(
+                "0x{:x}",
+                (*value as u128) & low_bits(u64::from(*bits))
+            )),
             Value::Bool(b) => J::String(format!("0x{:x}", u8::from(*b))),
             other => to_bpftool_json(other),
         }
@@ -1262,7 +1252,10 @@ pub fn to_bpftool_json(v: &Value) -> serde_json::Value {
     match v {
         Value::Int { value, bits, .. } => match bits {
             8 | 16 | 32 | 64 => num(*value),
-            _ => J::String(format!("0x{:x}", (*value as u128) & mask(u64::from(*bits)))),
+            _ => J::String(format!(
+                "0x{:x}",
+                (*value as u128) & low_bits(u64::from(*bits))
+            )),
         },
         Value::Bool(b) => J::Bool(*b),
         Value::Float { value, .. } => serde_json::Number::from_f64(*value)

@@ -1,25 +1,9 @@
 //! Field paths and names as the dump engine joins and compares them.
 //!
-//! The same rules are written again in crates/layout (`flatten.rs` `join`) and
-//! crates/crosscheck (`pairing.rs` `fold`, `crosscheck.rs` `norm`, `gogen.rs`
-//! `join_path`); issue 12 moves them to one home.
+//! Joining and folding are the layout crate's rules (`join_path`, `fold_name`), shared
+//! with the layout engine; the path normalisation for bpftool's member names is ours.
 
-/// `prefix.name`; an empty side is left out (anonymous members belong to their parent).
-pub(crate) fn join_path(prefix: &str, name: &str) -> String {
-    match (prefix.is_empty(), name.is_empty()) {
-        (true, _) => name.to_string(),
-        (false, true) => prefix.to_string(),
-        (false, false) => format!("{prefix}.{name}"),
-    }
-}
-
-/// Lowercase, without underscores: `ts_ns` and Go's `TsNs` meet as `tsns`.
-pub(crate) fn fold_name(s: &str) -> String {
-    s.chars()
-        .filter(|c| *c != '_')
-        .flat_map(char::to_lowercase)
-        .collect()
-}
+pub(crate) use mapsleuth_layout::{fold_name, join_path};
 
 /// A leaf path with every component folded; `None` for Go blank fields.
 pub(crate) fn normalize_path(path: &str) -> Option<String> {

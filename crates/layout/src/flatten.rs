@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::names::join_path;
 use crate::types::{GoKind, IntEncoding, TypeId, TypeKind, TypeTable, MAX_DEPTH};
 use crate::LayoutError;
 
@@ -128,16 +129,6 @@ pub struct PaddingRegion {
     pub after: Option<String>,
 }
 
-fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_string()
-    } else if name.is_empty() {
-        prefix.to_string()
-    } else {
-        format!("{prefix}.{name}")
-    }
-}
-
 impl TypeTable {
     /// Leaf fields of a type, in offset order of declaration.
     pub fn leaves(&self, id: TypeId) -> Result<Vec<Leaf>, LayoutError> {
@@ -198,7 +189,7 @@ impl TypeTable {
                     let child_path = if m.embedded {
                         path.to_string()
                     } else {
-                        join(path, name)
+                        join_path(path, name)
                     };
                     let offset = base_bits.saturating_add(m.offset_bits);
                     // Each union alternative gets a name; alternatives of an anonymous
@@ -338,7 +329,7 @@ impl TypeTable {
                     let child = if m.embedded {
                         path.to_string()
                     } else {
-                        join(path, name)
+                        join_path(path, name)
                     };
                     if m.offset_bits > end {
                         out.push(PaddingRegion {
@@ -402,7 +393,13 @@ impl TypeTable {
                         Some(b) => u64::from(b),
                         None => {
                             let name = m.name.as_deref().unwrap_or("");
-                            self.collect_padding(m.ty, &join(path, name), 0, depth + 1, &mut alt)?;
+                            self.collect_padding(
+                                m.ty,
+                                &join_path(path, name),
+                                0,
+                                depth + 1,
+                                &mut alt,
+                            )?;
                             self.size_of(m.ty)?.saturating_mul(8)
                         }
                     };
@@ -480,8 +477,8 @@ impl TypeTable {
                                 .saturating_add(r.offset_bits),
                             size_bits: r.size_bits,
                             kind: r.kind,
-                            container: join(&prefix, &r.container),
-                            after: r.after.as_ref().map(|a| join(&prefix, a)),
+                            container: join_path(&prefix, &r.container),
+                            after: r.after.as_ref().map(|a| join_path(&prefix, a)),
                         });
                     }
                 }

@@ -5,6 +5,7 @@
 //! No I/O here, and no panics: every walk is bounded by [`MAX_DEPTH`] and
 //! [`MAX_LEAVES`], and a broken graph gives a [`LayoutError`].
 
+pub mod bits;
 pub mod catalogue;
 mod finding;
 mod flatten;
@@ -18,8 +19,8 @@ pub use catalogue::{BtfCode, CodeInfo, DumpCode, FindingCode, LayoutCode};
 pub use finding::{Finding, Location, Severity};
 pub use flatten::{Leaf, LeafKind, PaddingKind, PaddingRegion, MAX_LEAVES};
 pub use layout::{go_short_name, AggregateKind, Bitfield, Hole, Layout, LayoutMember};
-pub use maps::map_type_name;
-pub use names::{in_go_blank, is_go_blank};
+pub use maps::{map_type, map_type_name, map_type_named, MapType, MapValues, MAP_TYPES};
+pub use names::{fold_name, in_go_blank, is_go_blank, join_path};
 pub use type_ref::TypeRef;
 pub use types::{
     ByteOrder, Composite, Dialect, EnumValue, GoKind, IntEncoding, Member, Qualifier, Target, Type,

@@ -3,6 +3,25 @@
 
 use crate::types::{Dialect, Qualifier, TypeId, TypeKind, TypeTable, MAX_DEPTH};
 
+/// A member's dotted path: `prefix.name`; an empty side is left out (anonymous members
+/// and embedded fields belong to their parent). Every engine joins paths with this.
+pub fn join_path(prefix: &str, name: &str) -> String {
+    match (prefix.is_empty(), name.is_empty()) {
+        (true, _) => name.to_string(),
+        (false, true) => prefix.to_string(),
+        (false, false) => format!("{prefix}.{name}"),
+    }
+}
+
+/// A name folded for matching across C and Go spellings: lowercase, without
+/// underscores (`ts_ns` and `TsNs` both fold to `tsns`).
+pub fn fold_name(name: &str) -> String {
+    name.chars()
+        .filter(|c| *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 /// Whether a struct member is a Go blank field. gc names every blank field exactly `_`
 /// in DWARF (`_ [3]byte`, `_ structs.HostLayout`); `_x` is an ordinary unexported field.
 pub fn is_go_blank(member_name: &str) -> bool {

@@ -3,13 +3,11 @@
 
 use std::collections::HashMap;
 
-use mapsleuth_layout::Leaf;
+use mapsleuth_layout::{fold_name, Leaf};
 
+/// A whole path folded (`hdr.ts_ns` → `hdr.tsns`): dots and indices stay.
 fn norm(path: &str) -> String {
-    path.chars()
-        .filter(|c| *c != '_')
-        .flat_map(char::to_lowercase)
-        .collect()
+    fold_name(path)
 }
 
 fn last(path: &str) -> &str {

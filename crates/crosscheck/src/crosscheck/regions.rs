@@ -87,11 +87,7 @@ impl UnionWalk<'_> {
             TypeKind::Struct(c) => {
                 for m in c.members.iter().filter(|m| m.bitfield_bits.is_none()) {
                     let name = m.name.as_deref().unwrap_or("");
-                    let child = match (path.is_empty(), name.is_empty()) {
-                        (_, true) => path.to_string(),
-                        (true, false) => name.to_string(),
-                        (false, false) => format!("{path}.{name}"),
-                    };
+                    let child = mapsleuth_layout::join_path(path, name);
                     self.walk(m.ty, &child, base.saturating_add(m.offset_bits), depth + 1)?;
                 }
             }

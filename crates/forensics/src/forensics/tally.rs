@@ -94,29 +94,7 @@ pub(super) fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// (byte index, bit mask) of every byte that bits `[offset, offset + size)` touch, bits
-/// numbered in memory order (see `decode`).
-pub(super) fn bit_mask(offset_bits: u64, size_bits: u64, order: ByteOrder) -> Vec<(usize, u8)> {
-    let mut out: Vec<(usize, u8)> = Vec::new();
-    let end = offset_bits.saturating_add(size_bits);
-    let mut p = offset_bits;
-    while p < end {
-        let byte = (p / 8) as usize;
-        let in_byte = p % 8;
-        let take = (8 - in_byte).min(end - p);
-        let run: u16 = ((1u16 << take) - 1) << in_byte;
-        let m = match order {
-            ByteOrder::Little => run as u8,
-            ByteOrder::Big => (run as u8).reverse_bits(),
-        };
-        match out.last_mut() {
-            Some((b, mm)) if *b == byte => *mm |= m,
-            _ => out.push((byte, m)),
-        }
-        p += take;
-    }
-    out
-}
+pub(super) use mapsleuth_layout::bits::byte_masks as bit_mask;
 
 /// [`bit_mask`] of the part of the bits inside a type of `size` bytes: a broken type
 /// may declare members far past its end, and they are never in a value of that size.
@@ -135,23 +113,4 @@ pub(super) fn bit_mask_within(
 pub(super) fn masked_nonzero(bytes: &[u8], mask: &[(usize, u8)]) -> bool {
     mask.iter()
         .any(|&(i, m)| bytes.get(i).is_some_and(|b| b & m != 0))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bit_masks_in_memory_order() {
-        assert_eq!(
-            bit_mask(8, 16, ByteOrder::Little),
-            vec![(1, 0xff), (2, 0xff)]
-        );
-        assert_eq!(
-            bit_mask(4, 8, ByteOrder::Little),
-            vec![(0, 0xf0), (1, 0x0f)]
-        );
-        assert_eq!(bit_mask(4, 8, ByteOrder::Big), vec![(0, 0x0f), (1, 0xf0)]);
-        assert_eq!(bit_mask(6, 1, ByteOrder::Big), vec![(0, 0x02)]);
-    }
 }
