@@ -5,6 +5,7 @@
 //! No I/O here, and no panics: every walk is bounded by [`MAX_DEPTH`] and
 //! [`MAX_LEAVES`], and a broken graph gives a [`LayoutError`].
 
+mod align;
 mod finding;
 mod flatten;
 mod layout;
@@ -12,6 +13,7 @@ mod maps;
 mod names;
 mod types;
 
+pub use align::Alignment;
 pub use finding::{Finding, Location, Severity};
 pub use flatten::{Leaf, LeafKind, PaddingKind, PaddingRegion, MAX_LEAVES};
 pub use layout::{go_short_name, AggregateKind, Bitfield, Hole, Layout, LayoutMember};
@@ -53,7 +55,11 @@ pub struct TypeSummary {
     pub chain: Vec<String>,
     pub kind: String,
     pub size: u64,
+    /// Inferred (see [`Alignment`]); for a struct or union a lower bound unless
+    /// `align_exact`.
     pub align: u32,
+    /// False where a larger alignment would leave the same sizes and offsets.
+    pub align_exact: bool,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub values: Vec<EnumValue>,
 }
@@ -76,6 +82,7 @@ impl TypeTable {
         let resolved = self.resolve(id)?;
         let ty = self.get(resolved)?;
         let kind = kind_name(&ty.kind).to_string();
+        let align = self.alignment(id)?;
         let values = match &ty.kind {
             TypeKind::Enum { values, .. } => values.clone(),
             _ => Vec::new(),
@@ -85,7 +92,8 @@ impl TypeTable {
             chain,
             kind,
             size: self.size_of(id)?,
-            align: self.align_of(id)?,
+            align: align.bytes,
+            align_exact: align.exact,
             values,
         })
     }
