@@ -394,12 +394,13 @@ impl TypeTable {
     fn hi_uncached(&self, base: TypeId, depth: u32) -> Result<u64, LayoutError> {
         let mut hi = pow2_dividing(self.size_of(base)?);
         for u in self.uses().of(base) {
-            if self.shape(u.holder, 0)?.maybe_packed {
+            // A holder that may be packed, or that cannot be laid out (hostile BTF),
+            // says nothing.
+            if !matches!(self.shape(u.holder, 0), Ok(s) if !s.maybe_packed) {
                 continue;
             }
-            hi = hi
-                .min(pow2_dividing(u.offset_bits / 8))
-                .min(self.hi_bound(u.holder, depth + 1)?);
+            let holder = self.hi_bound(u.holder, depth + 1).unwrap_or(UNBOUNDED);
+            hi = hi.min(pow2_dividing(u.offset_bits / 8)).min(holder);
         }
         Ok(hi)
     }
