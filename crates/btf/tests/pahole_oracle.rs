@@ -162,8 +162,8 @@ fn ours(btf: &Btf, p: &PaholeStruct) -> PaholeStruct {
         }
     }
     // BTF records no alignment. Where pahole prints a forced one, it guessed the largest
-    // power of two dividing an offset; ours is the smallest alignment that explains every
-    // offset and the size. Ours must be a lower bound of pahole's, and a divisor of it.
+    // power of two dividing an offset; ours is a lower bound (members, tail padding, uses).
+    // Ours must be a lower bound of pahole's, and a divisor of it.
     let natural_forced = match p.aligned {
         Some(theirs) => {
             assert!(

@@ -2,7 +2,9 @@
 
 use std::fmt::Write;
 
-use mapsleuth_layout::{AggregateKind, Dialect, Layout, TypeKind, TypeSummary, TypeTable};
+use mapsleuth_layout::{
+    AggregateKind, Alignment, Dialect, Layout, TypeKind, TypeSummary, TypeTable,
+};
 
 /// Renders a layout the way `pahole` does: one line per member with its offset and size
 /// (bitfields as `offset:bit width`), `XXX` lines for holes, the summary at the end.
@@ -121,10 +123,13 @@ pub fn layout_text(table: &TypeTable, l: &Layout) -> String {
     if l.trailing_padding > 0 {
         let _ = writeln!(s, "\t/* padding: {} */", l.trailing_padding);
     }
+    let align = Alignment {
+        bytes: l.align,
+        exact: l.align_exact,
+    };
     let _ = writeln!(
         s,
-        "\t/* align: {}{}, target: {} ({}, {}-byte pointers) */",
-        l.align,
+        "\t/* align: {align}{}, target: {} ({}, {}-byte pointers) */",
         if l.packed { " (packed)" } else { "" },
         l.target.arch,
         l.target.byte_order.as_str(),
@@ -245,10 +250,14 @@ fn split_declarator(type_name: &str, name: &str, go: bool) -> (String, String) {
 pub fn summary_text(table: &TypeTable, id: u32, s: &TypeSummary) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", s.chain.join(" -> "));
+    let align = Alignment {
+        bytes: s.align,
+        exact: s.align_exact,
+    };
     let _ = writeln!(
         out,
-        "\t/* kind: {}, size: {}, align: {} */",
-        s.kind, s.size, s.align
+        "\t/* kind: {}, size: {}, align: {align} */",
+        s.kind, s.size
     );
     if let Ok(r) = table.resolve(id) {
         if let Ok(TypeKind::Enum { signed, .. }) = table.get(r).map(|t| &t.kind) {

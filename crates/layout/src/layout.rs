@@ -70,12 +70,19 @@ pub struct Layout {
     pub type_name: String,
     pub kind: AggregateKind,
     pub size: u64,
+    /// Inferred: BTF records no alignment. Exact where `align_exact`, else the least
+    /// alignment the recorded sizes and offsets allow (an `aligned(N)` attribute may
+    /// raise it without a trace).
     pub align: u32,
+    /// False where a larger alignment would leave the same sizes and offsets.
+    pub align_exact: bool,
     pub members: Vec<LayoutMember>,
     pub holes: Vec<Hole>,
     /// Bytes after the last member up to `size`.
     pub trailing_padding: u64,
-    /// Set when the members sit off their natural alignment (`__attribute__((packed))`).
+    /// Where libbpf's btf_dump (`bpftool btf dump ... format c`) prints
+    /// `__attribute__((packed))`: a member off its alignment, or a size that is not a
+    /// multiple of it. A packed struct whose layout is natural does not show.
     pub packed: bool,
     pub target: Target,
 }
@@ -101,13 +108,11 @@ impl TypeTable {
                 })
             }
         };
-        let align = self.align_of(resolved)?;
+        let align = self.alignment(resolved)?;
         let mut members = Vec::with_capacity(comp.members.len());
-        let mut natural = 1;
         for m in &comp.members {
             let size = self.size_of(m.ty)?;
             let malign = self.align_of(m.ty)?;
-            natural = natural.max(malign);
             let (size_bits, bitfield) = match m.bitfield_bits {
                 Some(bits) => {
                     let unit_bits = size.saturating_mul(8).max(1);
@@ -180,13 +185,14 @@ impl TypeTable {
                 .unwrap_or(0);
             trailing_padding = trailing_padding.saturating_sub(widest);
         }
-        let packed = align == 1 && natural > 1;
+        let packed = self.libbpf_packed(resolved)?;
         Ok(Layout {
             name: self.type_name(id),
             type_name: self.type_name(resolved),
             kind,
             size: comp.size,
-            align,
+            align: align.bytes,
+            align_exact: align.exact,
             members,
             holes,
             trailing_padding,

@@ -5,6 +5,7 @@
 //! No I/O here, and no panics: every walk is bounded by [`MAX_DEPTH`] and
 //! [`MAX_LEAVES`], and a broken graph gives a [`LayoutError`].
 
+mod align;
 pub mod bits;
 pub mod catalogue;
 mod finding;
@@ -15,6 +16,7 @@ mod names;
 mod type_ref;
 mod types;
 
+pub use align::Alignment;
 pub use catalogue::{BtfCode, CodeInfo, DumpCode, FindingCode, LayoutCode};
 pub use finding::{Finding, Location, Severity};
 pub use flatten::{Leaf, LeafKind, PaddingKind, PaddingRegion, MAX_LEAVES};
@@ -59,7 +61,11 @@ pub struct TypeSummary {
     pub chain: Vec<String>,
     pub kind: String,
     pub size: u64,
+    /// Inferred (see [`Alignment`]); for a struct or union a lower bound unless
+    /// `align_exact`.
     pub align: u32,
+    /// False where a larger alignment would leave the same sizes and offsets.
+    pub align_exact: bool,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub values: Vec<EnumValue>,
 }
@@ -82,6 +88,7 @@ impl TypeTable {
         let resolved = self.resolve(id)?;
         let ty = self.get(resolved)?;
         let kind = kind_name(&ty.kind).to_string();
+        let align = self.alignment(id)?;
         let values = match &ty.kind {
             TypeKind::Enum { values, .. } => values.clone(),
             _ => Vec::new(),
@@ -91,7 +98,8 @@ impl TypeTable {
             chain,
             kind,
             size: self.size_of(id)?,
-            align: self.align_of(id)?,
+            align: align.bytes,
+            align_exact: align.exact,
             values,
         })
     }

@@ -253,3 +253,172 @@ fn go_lookup_by_short_name_and_ambiguity() {
         "generic.Pair[uint32,example.com/x.Y]"
     );
 }
+
+fn plain_struct(t: &mut TypeTable, name: &str, size: u64, members: Vec<Member>) -> TypeId {
+    t.push(Type::new(
+        Some(name.into()),
+        TypeKind::Struct(Composite { size, members }),
+    ))
+}
+
+#[test]
+fn alignment_is_exact_only_where_nothing_else_fits() {
+    let mut t = TypeTable::new(Target::bpf(ByteOrder::Little));
+    let i32_ = int(&mut t, "int", 4, true);
+    let ch = int(&mut t, "char", 1, true);
+    // { int a; int b; }: aligned(8) would leave the same 8 bytes.
+    let pair = plain_struct(
+        &mut t,
+        "pair",
+        8,
+        vec![member("a", i32_, 0), member("b", i32_, 32)],
+    );
+    assert_eq!(
+        t.alignment(pair).unwrap(),
+        Alignment {
+            bytes: 4,
+            exact: false
+        }
+    );
+    // { int a; char c; }: 8 bytes, and 4 explains the tail.
+    let tail = plain_struct(
+        &mut t,
+        "tail",
+        8,
+        vec![member("a", i32_, 0), member("c", ch, 32)],
+    );
+    assert_eq!(
+        t.alignment(tail).unwrap(),
+        Alignment {
+            bytes: 4,
+            exact: false
+        }
+    );
+    // { int a; char c; } in 16 bytes: only aligned(16) explains the tail.
+    let wide = plain_struct(
+        &mut t,
+        "wide",
+        16,
+        vec![member("a", i32_, 0), member("c", ch, 32)],
+    );
+    assert_eq!(
+        t.alignment(wide).unwrap(),
+        Alignment {
+            bytes: 16,
+            exact: true
+        }
+    );
+    // A holder that puts `pair` at 4 pins it to 4 (it is not packed: `pair` sits at a
+    // multiple of 4 and 12 is a multiple of 4).
+    let holder = plain_struct(
+        &mut t,
+        "holder",
+        12,
+        vec![member("x", i32_, 0), member("p", pair, 32)],
+    );
+    assert_eq!(
+        t.alignment(pair).unwrap(),
+        Alignment {
+            bytes: 4,
+            exact: true
+        }
+    );
+    assert_eq!(
+        t.alignment(holder).unwrap(),
+        Alignment {
+            bytes: 4,
+            exact: true
+        }
+    );
+    assert!(!t.layout(holder).unwrap().packed);
+}
+
+#[test]
+fn a_type_held_off_its_alignment_may_be_the_packed_one() {
+    let mut t = TypeTable::new(Target::bpf(ByteOrder::Little));
+    let i32_ = int(&mut t, "int", 4, true);
+    let ch = int(&mut t, "char", 1, true);
+    let looks = plain_struct(
+        &mut t,
+        "looks",
+        8,
+        vec![member("x1", i32_, 0), member("x2", i32_, 32)],
+    );
+    assert_eq!(t.align_of(looks).unwrap(), 4);
+    // `struct outer { char y1; struct looks y2; }`, y2 at 1: `looks` or `outer` is packed.
+    let outer = plain_struct(
+        &mut t,
+        "outer",
+        9,
+        vec![member("y1", ch, 0), member("y2", looks, 8)],
+    );
+    assert_eq!(
+        t.alignment(looks).unwrap(),
+        Alignment {
+            bytes: 1,
+            exact: false
+        }
+    );
+    assert_eq!(
+        t.alignment(outer).unwrap(),
+        Alignment {
+            bytes: 1,
+            exact: true
+        }
+    );
+    // libbpf prints the attribute on the holder only.
+    assert!(t.layout(outer).unwrap().packed);
+    assert!(!t.layout(looks).unwrap().packed);
+}
+
+#[test]
+fn unions_bitfields_and_use_cycles() {
+    let mut t = TypeTable::new(Target::bpf(ByteOrder::Little));
+    let i32_ = int(&mut t, "int", 4, true);
+    let ch = int(&mut t, "char", 1, true);
+    // { char a, b, c; int d : 8; }: only the bitfield's type says 4.
+    let bf = plain_struct(
+        &mut t,
+        "bf",
+        4,
+        vec![
+            member("a", ch, 0),
+            member("b", ch, 8),
+            member("c", ch, 16),
+            Member {
+                bitfield_bits: Some(8),
+                ..member("d", i32_, 24)
+            },
+        ],
+    );
+    assert_eq!(
+        t.alignment(bf).unwrap(),
+        Alignment {
+            bytes: 4,
+            exact: true
+        }
+    );
+    // A union of a char[5] and an int is 8 bytes and 4-aligned.
+    let c5 = t.push(Type::new(None, TypeKind::Array { elem: ch, len: 5 }));
+    let un = t.push(Type::new(
+        Some("u".into()),
+        TypeKind::Union(Composite {
+            size: 8,
+            members: vec![member("b", c5, 0), member("i", i32_, 0)],
+        }),
+    ));
+    assert_eq!(
+        t.alignment(un).unwrap(),
+        Alignment {
+            bytes: 4,
+            exact: false
+        }
+    );
+    // Hostile: a struct that holds itself is an error, not a hang.
+    let selfish = t.len() as TypeId;
+    plain_struct(&mut t, "selfish", 8, vec![member("me", selfish, 0)]);
+    assert!(matches!(
+        t.alignment(selfish),
+        Err(LayoutError::TooDeep { .. })
+    ));
+}

@@ -2,11 +2,9 @@
 //! the source said stays visible (`__u64` is a typedef of `unsigned long long`, not an
 //! anonymous 8-byte integer).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
-
 use serde::{Deserialize, Serialize};
 
+use crate::align::AlignCache;
 use crate::LayoutError;
 
 /// Index of a type in its [`TypeTable`]. Id 0 is always `void`, as in BTF.
@@ -224,21 +222,16 @@ impl Type {
 #[derive(Debug)]
 pub struct TypeTable {
     types: Vec<Type>,
-    /// Alignment is asked for again and again for the same shared types (every struct
-    /// of vmlinux reaches `list_head`); remembering it keeps walks linear in the graph.
-    align_cache: Vec<OnceLock<u32>>,
-    /// Whether anything is in `align_cache`, so that `set` during construction stays
-    /// cheap.
-    cached: AtomicBool,
+    pub(crate) align: AlignCache,
     pub target: Target,
 }
 
 impl Clone for TypeTable {
     fn clone(&self) -> Self {
+        // The copy infers again, lazily.
         TypeTable {
             types: self.types.clone(),
-            align_cache: self.align_cache.clone(),
-            cached: AtomicBool::new(self.cached.load(Ordering::Relaxed)),
+            align: AlignCache::with_len(self.types.len()),
             target: self.target.clone(),
         }
     }
@@ -249,8 +242,7 @@ impl TypeTable {
     pub fn new(target: Target) -> Self {
         TypeTable {
             types: vec![Type::new(None, TypeKind::Void)],
-            align_cache: vec![OnceLock::new()],
-            cached: AtomicBool::new(false),
+            align: AlignCache::with_len(1),
             target,
         }
     }
@@ -259,7 +251,8 @@ impl TypeTable {
     pub fn push(&mut self, ty: Type) -> TypeId {
         let id = self.types.len() as TypeId;
         self.types.push(ty);
-        self.align_cache.push(OnceLock::new());
+        // A new type may hold others: what was inferred may change.
+        self.align.push();
         id
     }
 
@@ -271,12 +264,8 @@ impl TypeTable {
             .get_mut(id as usize)
             .ok_or(LayoutError::BadTypeId(id))?;
         *slot = ty;
-        // Alignments computed before this change may depend on the old type.
-        if self.cached.swap(false, Ordering::Relaxed) {
-            for cell in &mut self.align_cache {
-                cell.take();
-            }
-        }
+        // Alignments inferred before this change may depend on the old type.
+        self.align.invalidate();
         Ok(())
     }
 
@@ -336,111 +325,6 @@ impl TypeTable {
             TypeKind::Typedef { target }
             | TypeKind::Qualified { target, .. }
             | TypeKind::TypeTag { target, .. } => self.size_at(*target, depth + 1)?,
-        })
-    }
-
-    /// Alignment in bytes, by the target's rules. BTF and Go DWARF record no alignment,
-    /// so it is derived the way the compilers do: scalars align to their size (capped by
-    /// the target), aggregates to their most aligned member. A struct whose members sit
-    /// off their natural alignment, or whose size is not a multiple of it, was packed.
-    pub fn align_of(&self, id: TypeId) -> Result<u32, LayoutError> {
-        self.align_at(id, 0)
-    }
-
-    fn align_at(&self, id: TypeId, depth: u32) -> Result<u32, LayoutError> {
-        if depth > MAX_DEPTH {
-            return Err(LayoutError::TooDeep { id });
-        }
-        if let Some(a) = self.align_cache.get(id as usize).and_then(OnceLock::get) {
-            return Ok(*a);
-        }
-        let a = self.align_uncached(id, depth)?;
-        if let Some(cell) = self.align_cache.get(id as usize) {
-            let _ = cell.set(a);
-            self.cached.store(true, Ordering::Relaxed);
-        }
-        Ok(a)
-    }
-
-    fn align_uncached(&self, id: TypeId, depth: u32) -> Result<u32, LayoutError> {
-        let cap = self.target.max_scalar_align.max(1);
-        let scalar = |size: u32| size.clamp(1, cap).next_power_of_two().min(cap);
-        Ok(match &self.get(id)?.kind {
-            TypeKind::Void | TypeKind::Function | TypeKind::Forward { .. } => 1,
-            TypeKind::Int { size, .. } | TypeKind::Float { size } | TypeKind::Enum { size, .. } => {
-                scalar(*size)
-            }
-            TypeKind::Complex { size } => scalar(size / 2),
-            TypeKind::Pointer { .. } => scalar(self.target.pointer_size),
-            TypeKind::GoOpaque { .. } => scalar(self.target.pointer_size),
-            TypeKind::Array { elem, .. } => self.align_at(*elem, depth + 1)?,
-            TypeKind::Struct(c) | TypeKind::Union(c) => {
-                let mut natural = 1u32;
-                let mut packed = false;
-                let mut end_bits = 0u64;
-                for m in &c.members {
-                    let a = self.align_at(m.ty, depth + 1)?;
-                    natural = natural.max(a);
-                    if m.bitfield_bits.is_none() && m.offset_bits % (u64::from(a) * 8) != 0 {
-                        packed = true;
-                    }
-                    let bits = match m.bitfield_bits {
-                        Some(b) => u64::from(b),
-                        None => self.size_at(m.ty, depth + 1)?.saturating_mul(8),
-                    };
-                    end_bits = end_bits.max(m.offset_bits.saturating_add(bits));
-                }
-                if packed || c.size % u64::from(natural) != 0 {
-                    1
-                } else if self.target.dialect == Dialect::Go {
-                    // Go has no alignment attributes; its trailing padding after a
-                    // zero-size last field is not one.
-                    natural
-                } else {
-                    // A hole before a member, or trailing padding, that natural alignment
-                    // does not explain means an `aligned(N)` attribute. BTF does not
-                    // record N; the smallest N that explains every offset and the size is
-                    // a lower bound on it (pahole guesses the largest power of two
-                    // dividing the offset instead).
-                    let smallest = |from: u64, to: u64, natural: u32| -> u32 {
-                        let mut a = natural.max(1);
-                        while from.next_multiple_of(u64::from(a)) < to && a < 4096 {
-                            a *= 2;
-                        }
-                        if from.next_multiple_of(u64::from(a)) == to {
-                            a
-                        } else {
-                            natural
-                        }
-                    };
-                    let mut align = natural;
-                    if matches!(self.get(id)?.kind, TypeKind::Struct(_)) {
-                        let mut members: Vec<_> = c.members.iter().collect();
-                        members.sort_by_key(|m| m.offset_bits);
-                        let mut prev_end = 0u64;
-                        for m in members {
-                            let end_bits = match m.bitfield_bits {
-                                Some(b) => m.offset_bits.saturating_add(u64::from(b)),
-                                None => {
-                                    let offset = m.offset_bits / 8;
-                                    if offset > prev_end {
-                                        let a = self.align_at(m.ty, depth + 1)?;
-                                        align = align.max(smallest(prev_end, offset, a));
-                                    }
-                                    m.offset_bits.saturating_add(
-                                        self.size_at(m.ty, depth + 1)?.saturating_mul(8),
-                                    )
-                                }
-                            };
-                            prev_end = prev_end.max(end_bits.div_ceil(8));
-                        }
-                    }
-                    align.max(smallest(end_bits.div_ceil(8), c.size, natural))
-                }
-            }
-            TypeKind::Typedef { target }
-            | TypeKind::Qualified { target, .. }
-            | TypeKind::TypeTag { target, .. } => self.align_at(*target, depth + 1)?,
         })
     }
 

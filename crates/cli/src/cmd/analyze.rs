@@ -180,7 +180,11 @@ fn render_pair(p: &PairReport, r: &LayoutReport, out: &mut Out) -> anyhow::Resul
         cells.iter().map(f).max().unwrap_or(0).max(min)
     };
     let go_foot = format!("align {}", p.go_layout.align);
-    let c_foot = format!("align {}", p.c_layout.align);
+    let c_align = mapsleuth_layout::Alignment {
+        bytes: p.c_layout.align,
+        exact: p.c_layout.align_exact,
+    };
+    let c_foot = format!("align {c_align}");
     let gname = w(&|c| c.0 .2.len(), go_foot.len());
     let gty = w(&|c| c.0 .3.len(), 4);
     let cname = w(&|c| c.1 .2.len(), 4);

@@ -115,7 +115,8 @@ fn show(type_name: &str, args: &BtfInputArgs, out: &mut Out) -> anyhow::Result<i
         let id = btf
             .find_type(type_name)
             .map_err(|e| e.in_file(&args.btf, 0))?;
-        let table = btf.to_table_for(&[id])?;
+        // The whole BTF: every use of a type can pin or lower its inferred alignment.
+        let table = btf.to_table()?;
         match table.layout(id) {
             Ok(layout) => match out.format {
                 Format::Json => out.json(&ShowDocument::Layout(layout))?,
