@@ -430,12 +430,21 @@ impl Check<'_> {
         if let Some(f) = self.trailing_zero_size() {
             self.out.push(f);
         }
-        if gl.align != cl.align {
+        // BTF may only bound C's alignment from below ("at least N"): a larger Go
+        // alignment that C's size allows may be the same.
+        let may_agree = gl.align == cl.align
+            || (!cl.align_exact && gl.align > cl.align && cl.size.is_multiple_of(u64::from(gl.align)));
+        if !may_agree {
+            let c_align = if cl.align_exact {
+                cl.align.to_string()
+            } else {
+                format!("at least {}", cl.align)
+            };
             let f = Finding::new(
                 LayoutCode::AlignDiffers,
                 format!(
-                    "alignment differs: {} in Go ({}), {} in C ({})",
-                    gl.align, self.s.go.table.target.arch, cl.align, self.s.c.table.target.arch
+                    "alignment differs: {} in Go ({}), {c_align} in C ({})",
+                    gl.align, self.s.go.table.target.arch, self.s.c.table.target.arch
                 ),
             )
             .at(whole)
