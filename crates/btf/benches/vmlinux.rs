@@ -5,6 +5,15 @@
 //!
 //! `cargo bench -p mapsleuth-btf --bench vmlinux`
 
+// A benchmark: it stops on the first error.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

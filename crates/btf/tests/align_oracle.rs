@@ -4,6 +4,15 @@
 //! (and bitfield positions), the packed attribute is where `bpftool btf dump ... format
 //! c` prints it.
 
+// Test code: unwrapping, panicking and printing say what failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

@@ -2,6 +2,15 @@
 //! prints it, must equal bpftool's recorded output: kind, name, size, members with
 //! offsets and bitfield sizes, enum values, params, vars. vmlinux has ~126,000 types.
 
+// Test code: unwrapping, panicking and printing say what failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use std::path::PathBuf;
 
 use mapsleuth_btf::{Btf, BtfBytes, BtfType};

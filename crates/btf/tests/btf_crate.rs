@@ -2,6 +2,15 @@
 //! struct, union, int and enum of vmlinux: names, sizes, members with their types,
 //! offsets and bitfield sizes, enum values.
 
+// Test code: unwrapping, panicking and printing say what failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use mapsleuth_btf::{Btf, BtfType, Kind};
 
 const VMLINUX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../corpus/btf/vmlinux.btf");

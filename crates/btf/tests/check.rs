@@ -2,6 +2,15 @@
 //! healthy root (real vmlinux BTF, a real module's split BTF, a config with BTF on)
 //! gives none.
 
+// Test code: unwrapping, panicking and printing say what failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use std::path::{Path, PathBuf};
 
 use mapsleuth_btf::{check_file, check_system, BtfCheck, CoreVerdict};

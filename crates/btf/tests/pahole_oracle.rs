@@ -2,6 +2,15 @@
 //! top-level member's offset and size (bitfields: storage unit, bit position), the holes
 //! in order (in bits), trailing padding, forced alignment and packing.
 
+// Test code: unwrapping, panicking and printing say what failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use std::path::PathBuf;
 
 use mapsleuth_btf::{Btf, BtfBytes};

@@ -2,6 +2,15 @@
 //! does not expose (`--next-key`, `--threads`):
 //! `capture (--id N | --name NAME | --pinned PATH | --all)... -o OUT [--next-key]
 //! [--threads N] [--batch ENTRIES]`.
+
+// An example program: it prints, and stops on the first error.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 use std::path::PathBuf;
 
 use mapsleuth_capture::{capture_to_file, CaptureOptions, Progress, Selector};

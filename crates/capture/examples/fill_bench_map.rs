@@ -1,6 +1,15 @@
 //! Creates a hash map of N entries (4-byte keys, 32-byte values), fills it and pins it,
 //! for benchmarks: `fill_bench_map [--entries N] [--pin PATH]` (default 1000000 and
 //! /sys/fs/bpf/ms_bench). Remove the pin with `rm PATH` afterwards.
+
+// An example program: it prints, and stops on the first error.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 use std::path::PathBuf;
 
 use mapsleuth_capture::testing::{map_create, MapFd, MapSpec};

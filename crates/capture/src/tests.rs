@@ -4,6 +4,15 @@
 //! unless MAPSLEUTH_REQUIRE_LIVE is set (scripts/test.sh sets it when run as root, as CI
 //! is): then a test that cannot run fails.
 
+// Test code: unwrapping, panicking and printing say what failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,15 @@
 //! `mapsleuth_dump::read_file` as the same maps, entry for entry and byte for byte, with
 //! the map's BTF still in the file. Real maps, so root is needed: where bpf(2) is refused
 //! the test prints a SKIP line and returns.
+
+// Test code: unwrapping, panicking and printing say what failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 #![cfg(target_os = "linux")]
 
 use std::collections::BTreeMap;

@@ -10,6 +10,15 @@
 //!
 //! Exit status 2 with one line on stderr on bad arguments or input.
 
+// An example program: it prints, and stops on the first error.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use std::fmt::Write as _;
 use std::process::ExitCode;
 

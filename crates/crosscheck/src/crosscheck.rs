@@ -433,7 +433,9 @@ impl Check<'_> {
         // BTF may only bound C's alignment from below ("at least N"): a larger Go
         // alignment that C's size allows may be the same.
         let may_agree = gl.align == cl.align
-            || (!cl.align_exact && gl.align > cl.align && cl.size.is_multiple_of(u64::from(gl.align)));
+            || (!cl.align_exact
+                && gl.align > cl.align
+                && cl.size.is_multiple_of(u64::from(gl.align)));
         if !may_agree {
             let c_align = if cl.align_exact {
                 cl.align.to_string()

@@ -1,6 +1,15 @@
 //! Go blank fields as the corpus binaries' DWARF spells them: gc names every blank
 //! field exactly `_`, so `is_go_blank` is a comparison with `_` and `_x` stays a field.
 
+// Test code: unwrapping, panicking and printing say what failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use std::path::PathBuf;
 
 use mapsleuth_crosscheck::pairing::is_user_go_type;

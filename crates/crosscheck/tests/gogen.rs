@@ -3,6 +3,15 @@
 //! oracles, amd64 and 386) is the BTF layout; and the text says what it should about
 //! padding, unions, bitfields and names, with every number taken from BTF.
 
+// Test code: unwrapping, panicking and printing say what failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -2,6 +2,15 @@
 //! `cargo run --release -p mapsleuth-dump --example read_dump -- FILE...`, under
 //! `/usr/bin/time -v` for peak memory).
 
+// An example program: it prints, and stops on the first error.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use std::time::Instant;
 
 use mapsleuth_dump::{read_file, DumpReadOptions};

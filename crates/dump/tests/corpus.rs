@@ -1,6 +1,15 @@
 //! Every recorded bpftool dump in corpus/dumps parses, counts agree, and the formats
 //! of one map agree with each other.
 
+// Test code: unwrapping, panicking and printing say what failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

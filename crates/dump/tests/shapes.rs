@@ -1,6 +1,15 @@
 //! Shapes of bpftool output that the recorded corpus lacks, from bpftool's source or
 //! from runs on this machine that could not be recorded reproducibly.
 
+// Test code: unwrapping, panicking and printing say what failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use mapsleuth_dump::{read_bytes, DumpFormat, DumpReadOptions, EntryKind, ErrorKind};
 
 /// `bpftool map dump name lpm_v4` with two loaded copies of maps.bpf.o (bpftool v7.1.0,

@@ -2,6 +2,15 @@
 //! deterministic seeds), and compressed sections that lie about their size. Every case
 //! must end in a value or an error, never a panic or a hang.
 
+// Test code: unwrapping, panicking and printing say what failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use mapsleuth_dwarf::{DwarfError, GoBinary, Options};
 use object::{Object, ObjectSection};
 

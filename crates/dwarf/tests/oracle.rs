@@ -4,6 +4,15 @@
 //! as `Header.Pid`) the same offset, size and alignment. Binaries without DWARF give
 //! the "rebuild without -ldflags=-w/-s" error.
 
+// Test code: unwrapping, panicking and printing say what failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use mapsleuth_dwarf::{Compression, DwarfError, GoBinary};
 use mapsleuth_layout::{ByteOrder, TypeId, TypeKind, TypeTable};
 use serde_json::Value;

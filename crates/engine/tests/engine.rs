@@ -1,5 +1,14 @@
 //! The engine as a library user calls it, on corpus inputs.
 
+// Test code: unwrapping, panicking and printing say what failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use mapsleuth_dump::read_file;
 use mapsleuth_engine::{
     consecutive_pairs, load, open_go_binary, pair_maps, BtfInput, DumpRequest, Inputs, MapIdentity,

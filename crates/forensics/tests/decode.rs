@@ -3,6 +3,15 @@
 //! equals bpftool's own `formatted` form field by field. Plus big-endian bit numbering
 //! on the `bpfeb` object, and hostile types and truncated values that must not panic.
 
+// Test code: unwrapping, panicking and printing say what failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use std::path::PathBuf;
 
 use mapsleuth_btf::{discover_maps, Btf, BtfBytes, MapDef};

@@ -2,6 +2,15 @@
 //! fill, dump, mutate, dump): every add, remove and field change is found, and nothing
 //! else, whatever the formats of the two dumps and whether types are given.
 
+// Test code: unwrapping, panicking and printing say what failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 

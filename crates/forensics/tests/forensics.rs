@@ -1,6 +1,15 @@
 //! Every D finding fires on a case planted in the corpus (corpus/dumps/README.md) and
 //! stays silent on a clean dump.
 
+// Test code: unwrapping, panicking and printing say what failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use std::path::PathBuf;
 
 use mapsleuth_btf::{discover_maps, Btf, BtfBytes, MapDef};

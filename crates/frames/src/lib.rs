@@ -8,8 +8,8 @@
 //! - [`layout`]: one row per leaf field or padding region of each key and value type;
 //! - [`changes`]: one row per change of a [`MapDiff`].
 //!
-//! Several dumps become one frame ([`concat`]): the columns are the union of theirs,
-//! so a fleet of captures is queried together. [`write`] exports a frame (optionally
+//! Several dumps become one frame ([`concat()`]): the columns are the union of theirs,
+//! so a fleet of captures is queried together. [`write()`] exports a frame (optionally
 //! hive-partitioned), [`query`] runs polars SQL over named frames. docs/frames.md has
 //! the columns and dtypes.
 

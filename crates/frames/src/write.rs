@@ -56,7 +56,7 @@ pub struct WriteOptions {
     pub metadata: Vec<(String, String)>,
 }
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Written {
     pub files: Vec<PathBuf>,

@@ -2,6 +2,15 @@
 //! with readers that share no code with it (pyarrow and DuckDB, see interop.py), and SQL
 //! answers against values computed here from the dumps with the tree decoder.
 
+// Test code: unwrapping, panicking and printing say what failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 mod common;
 
 use std::collections::BTreeMap;

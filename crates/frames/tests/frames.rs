@@ -3,6 +3,15 @@
 //! frame equals pahole's recorded layout, and the findings and changes frames hold what
 //! the engines reported.
 
+// Test code: unwrapping, panicking and printing say what failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 mod common;
 
 use common::{analysed, corpus, json_dumps, object};

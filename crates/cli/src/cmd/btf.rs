@@ -73,7 +73,7 @@ pub struct BtfInputArgs {
     /// object, a vmlinux image, a kernel module).
     #[arg(long)]
     pub btf: String,
-    /// Base BTF for split BTF, e.g. /sys/kernel/btf/vmlinux for /sys/kernel/btf/<module>.
+    /// Base BTF for split BTF, e.g. /sys/kernel/btf/vmlinux for `/sys/kernel/btf/<module>`.
     #[arg(long)]
     pub btf_base: Option<String>,
 }

@@ -1,5 +1,13 @@
 //! Corpus loading for the frame tests: BTF objects, dumps, and their analyses.
 
+// Test code: unwrapping, panicking and printing say what failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 #![allow(dead_code)]
 
 use std::path::PathBuf;
