@@ -21,6 +21,15 @@ pub enum ByteOrder {
 }
 
 impl ByteOrder {
+    /// The byte order of the machine running this code.
+    pub fn native() -> Self {
+        if cfg!(target_endian = "big") {
+            ByteOrder::Big
+        } else {
+            ByteOrder::Little
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ByteOrder::Little => "little-endian",

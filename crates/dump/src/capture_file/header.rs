@@ -53,24 +53,8 @@ pub struct CaptureHost {
     pub tool: String,
 }
 
-/// Byte order of the captured host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ByteOrder {
-    Little,
-    Big,
-}
-
-impl ByteOrder {
-    /// The byte order of the machine running this code.
-    pub fn native() -> Self {
-        if cfg!(target_endian = "big") {
-            ByteOrder::Big
-        } else {
-            ByteOrder::Little
-        }
-    }
-}
+/// Byte order of the captured host: the model's own.
+pub use mapsleuth_layout::ByteOrder;
 
 impl CaptureHeader {
     /// Index of the kernel's own BTF (`vmlinux`), the base that a module's or a
