@@ -2,7 +2,8 @@
 # Makes the benchmark input (too big to commit): a real 1M-entry BPF hash map, 4-byte
 # keys and 32-byte struct flow_stats values (packets=i, bytes=64*i, drops=0,
 # state=CS_ESTABLISHED, last_seen_ns=1000*i), dumped by bpftool as JSON and as plain
-# text.
+# text. The map has no BTF, so the -j dump has no `formatted`: the second row of
+# scripts/bench-dump-btf.sh, whose default input (a BTF map) is gen-big-btf-dump.sh's.
 #
 #   corpus/gen-big-dump.sh /tmp/big.json [/tmp/big.txt]     (root, bpftool, python3)
 #
