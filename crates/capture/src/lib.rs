@@ -37,7 +37,7 @@ mod sys;
 pub use error::CaptureError;
 #[cfg(target_os = "linux")]
 pub use map::{
-    list_maps, map_ids, read_btf, read_vmlinux_btf, Btf, Map, MapInfo, MapType, Readability,
+    list_maps, map_ids, read_btf, read_vmlinux_btf, KernelBtf, Map, MapInfo, MapType, Readability,
 };
 #[cfg(target_os = "linux")]
 pub use read::{MapEntries, ReadOptions};

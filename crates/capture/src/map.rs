@@ -157,7 +157,7 @@ impl MapInfo {
 
 /// A BTF object read from the kernel.
 #[derive(Clone, Debug)]
-pub struct Btf {
+pub struct KernelBtf {
     pub data: Vec<u8>,
     pub id: u32,
     pub name: String,
@@ -248,7 +248,7 @@ impl Map {
     }
 
     /// The map's BTF, if it has any.
-    pub fn btf(&self) -> Result<Option<Btf>, CaptureError> {
+    pub fn btf(&self) -> Result<Option<KernelBtf>, CaptureError> {
         if self.info.btf_id == 0 {
             return Ok(None);
         }
@@ -257,11 +257,11 @@ impl Map {
 }
 
 /// Reads BTF object `id` from the kernel.
-pub fn read_btf(id: u32) -> Result<Btf, CaptureError> {
+pub fn read_btf(id: u32) -> Result<KernelBtf, CaptureError> {
     let what = || format!("reading BTF object {id}");
     let fd = sys::btf_fd_by_id(id).map_err(|e| CaptureError::sys(what(), e))?;
     let obj = sys::btf_info(fd.as_fd()).map_err(|e| CaptureError::sys(what(), e))?;
-    Ok(Btf {
+    Ok(KernelBtf {
         data: obj.data,
         id: obj.id,
         name: obj.name,
@@ -270,10 +270,10 @@ pub fn read_btf(id: u32) -> Result<Btf, CaptureError> {
 }
 
 /// The kernel's own BTF, /sys/kernel/btf/vmlinux.
-pub fn read_vmlinux_btf() -> Result<Btf, CaptureError> {
+pub fn read_vmlinux_btf() -> Result<KernelBtf, CaptureError> {
     const PATH: &str = "/sys/kernel/btf/vmlinux";
     let data = std::fs::read(PATH).map_err(|e| CaptureError::sys(format!("reading {PATH}"), e))?;
-    Ok(Btf {
+    Ok(KernelBtf {
         data,
         id: 0,
         name: "vmlinux".into(),

@@ -7,7 +7,7 @@ use crate::crosscheck::PairReport;
 use crate::pairing::CCandidate;
 
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
-pub struct Summary {
+pub struct LayoutSummary {
     pub pairs: usize,
     pub errors: usize,
     pub warnings: usize,
@@ -27,12 +27,12 @@ pub struct LayoutReport {
     pub pairs: Vec<PairReport>,
     /// Findings about the inputs as a whole (unpaired map types, ...).
     pub findings: Vec<Finding>,
-    pub summary: Summary,
+    pub summary: LayoutSummary,
 }
 
-impl Summary {
-    fn of<'f>(pairs: usize, findings: impl Iterator<Item = &'f Finding>) -> Summary {
-        let mut summary = Summary {
+impl LayoutSummary {
+    fn of<'f>(pairs: usize, findings: impl Iterator<Item = &'f Finding>) -> LayoutSummary {
+        let mut summary = LayoutSummary {
             pairs,
             errors: 0,
             warnings: 0,
@@ -88,7 +88,7 @@ impl LayoutReport {
     ) -> Self {
         let findings: Vec<Finding> = unpaired.iter().map(unpaired_finding).collect();
         let all = pairs.iter().flat_map(|p| p.findings.iter());
-        let summary = Summary::of(pairs.len(), all.chain(findings.iter()));
+        let summary = LayoutSummary::of(pairs.len(), all.chain(findings.iter()));
         LayoutReport {
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             go_binary,

@@ -391,7 +391,7 @@ pub struct DumpSection<'a> {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-pub struct Summary {
+pub struct DumpSummary {
     pub dumps: usize,
     pub entries: usize,
     pub errors: usize,
@@ -404,14 +404,14 @@ pub struct Summary {
 pub struct DumpReport<'a> {
     pub tool_version: String,
     pub dumps: Vec<DumpSection<'a>>,
-    pub summary: Summary,
+    pub summary: DumpSummary,
 }
 
 impl<'a> DumpReport<'a> {
     pub fn new(dumps: Vec<DumpSection<'a>>) -> Self {
-        let mut summary = Summary {
+        let mut summary = DumpSummary {
             dumps: dumps.len(),
-            ..Summary::default()
+            ..DumpSummary::default()
         };
         for d in &dumps {
             summary.entries += d.entry_count;

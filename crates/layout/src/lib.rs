@@ -21,7 +21,7 @@ pub use catalogue::{BtfCode, CodeInfo, DumpCode, FindingCode, LayoutCode};
 pub use finding::{Finding, Location, Severity};
 pub use flatten::{Leaf, LeafKind, PaddingKind, PaddingRegion, MAX_LEAVES};
 pub use layout::{go_short_name, AggregateKind, Bitfield, Hole, Layout, LayoutMember};
-pub use maps::{map_type, map_type_name, map_type_named, MapType, MapValues, MAP_TYPES};
+pub use maps::{map_type, map_type_name, map_type_named, MapTypeInfo, MapValues, MAP_TYPES};
 pub use names::{fold_name, in_go_blank, is_go_blank, join_path};
 pub use type_ref::TypeRef;
 pub use types::{

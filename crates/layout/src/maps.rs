@@ -20,7 +20,7 @@ pub enum MapValues {
 
 /// One `BPF_MAP_TYPE_*`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MapType {
+pub struct MapTypeInfo {
     /// `enum bpf_map_type`'s value.
     pub id: u32,
     /// bpftool's name.
@@ -33,8 +33,8 @@ pub struct MapType {
     pub dump_note: Option<&'static str>,
 }
 
-const fn data(id: u32, name: &'static str, per_cpu: bool) -> MapType {
-    MapType {
+const fn data(id: u32, name: &'static str, per_cpu: bool) -> MapTypeInfo {
+    MapTypeInfo {
         id,
         name,
         per_cpu,
@@ -43,8 +43,8 @@ const fn data(id: u32, name: &'static str, per_cpu: bool) -> MapType {
     }
 }
 
-const fn other(id: u32, name: &'static str, values: MapValues) -> MapType {
-    MapType {
+const fn other(id: u32, name: &'static str, values: MapValues) -> MapTypeInfo {
+    MapTypeInfo {
         id,
         name,
         per_cpu: false,
@@ -53,8 +53,8 @@ const fn other(id: u32, name: &'static str, values: MapValues) -> MapType {
     }
 }
 
-const fn noted(t: MapType, note: &'static str) -> MapType {
-    MapType {
+const fn noted(t: MapTypeInfo, note: &'static str) -> MapTypeInfo {
+    MapTypeInfo {
         dump_note: Some(note),
         ..t
     }
@@ -75,7 +75,7 @@ const RING_VALUES: &str = "it is a ring buffer: records are consumed through mma
 use MapValues::{MapIds, NotIterable, ProgIds, SocketCookies};
 
 /// Every map type of Linux 6.18, indexed by id.
-pub const MAP_TYPES: [MapType; 34] = [
+pub const MAP_TYPES: [MapTypeInfo; 34] = [
     other(0, "unspec", NotIterable("BPF_MAP_TYPE_UNSPEC is not a map type")),
     data(1, "hash", false),
     data(2, "array", false),
@@ -170,12 +170,12 @@ const _: () = {
 };
 
 /// The map type of an `enum bpf_map_type` value, if this build knows it.
-pub fn map_type(id: u32) -> Option<&'static MapType> {
+pub fn map_type(id: u32) -> Option<&'static MapTypeInfo> {
     MAP_TYPES.get(id as usize)
 }
 
 /// The map type bpftool calls `name`.
-pub fn map_type_named(name: &str) -> Option<&'static MapType> {
+pub fn map_type_named(name: &str) -> Option<&'static MapTypeInfo> {
     MAP_TYPES.iter().find(|t| t.name == name)
 }
 
