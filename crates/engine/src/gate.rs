@@ -50,6 +50,9 @@ pub struct MapTypes {
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct RoleTypes {
     pub c_type: String,
+    /// The type as the map declares it (a typedef stays one) and, `c_id`, resolved.
+    #[serde(skip)]
+    pub c_declared: TypeId,
     #[serde(skip)]
     pub c_id: TypeId,
     /// A struct or union (checked field by field); scalars are checked by size only.
@@ -384,6 +387,7 @@ fn map_types(table: &TypeTable, d: &MapDef, plans: &[PairPlan]) -> MapTypes {
         go_types.dedup();
         Some(RoleTypes {
             c_type: table.type_name(id.unwrap_or(resolved)),
+            c_declared: id.unwrap_or(resolved),
             c_id: resolved,
             aggregate: is_aggregate(table, resolved),
             go_types,

@@ -211,7 +211,7 @@ fn map_lock(gate: &Gate, o: &GateObject, m: &MapTypes) -> Result<MapLock> {
         .unwrap_or_else(|| o.path.clone());
     let role = |r: &Option<RoleTypes>| -> Result<Option<RoleLock>> {
         let Some(r) = r else { return Ok(None) };
-        let c = type_lock(&o.table, r.c_id, r.aggregate)?;
+        let c = type_lock(&o.table, r.c_declared, r.aggregate)?;
         let mut go = Vec::new();
         for name in &r.go_types {
             if let Some(id) = gate.go_id(name) {
