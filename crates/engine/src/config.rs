@@ -43,16 +43,19 @@ pub struct Allow {
 }
 
 impl Allow {
-    pub fn covers(&self, f: &Finding) -> bool {
+    /// `maps` are the maps the finding is about: its own, or those whose key or value is
+    /// its type.
+    pub fn covers(&self, f: &Finding, maps: &[&str]) -> bool {
         let l = &f.location;
         let same = |want: &Option<String>, have: &Option<String>| {
             want.as_ref().is_none_or(|w| have.as_ref() == Some(w))
         };
+        let map_ok = self.map.as_ref().is_none_or(|m| maps.contains(&m.as_str()));
         let type_ok = self
             .type_name
             .as_ref()
             .is_none_or(|t| l.type_name.as_ref() == Some(t) || l.other_type.as_ref() == Some(t));
-        self.code == f.code && same(&self.map, &l.map) && same(&self.field, &l.field) && type_ok
+        self.code == f.code && map_ok && same(&self.field, &l.field) && type_ok
     }
 }
 
@@ -91,9 +94,9 @@ impl GateConfig {
         Ok(config)
     }
 
-    /// The allow entry that covers `f`, if any.
-    pub fn allowed(&self, f: &Finding) -> Option<&Allow> {
-        self.allows.iter().find(|a| a.covers(f))
+    /// The allow entry that covers `f` (about `maps`), if any.
+    pub fn allowed(&self, f: &Finding, maps: &[&str]) -> Option<&Allow> {
+        self.allows.iter().find(|a| a.covers(f, maps))
     }
 }
 
@@ -125,12 +128,12 @@ mod tests {
             map: Some("rb".into()),
             ..Default::default()
         });
-        assert!(c.allowed(&f).is_some());
+        assert!(c.allowed(&f, &["rb"]).is_some());
         let other = Finding::new(LayoutCode::Unpaired, "x").at(Location {
             map: Some("flows".into()),
             ..Default::default()
         });
-        assert!(c.allowed(&other).is_none());
+        assert!(c.allowed(&other, &["flows"]).is_none());
     }
 
     #[test]

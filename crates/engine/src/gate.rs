@@ -104,6 +104,28 @@ pub struct GateObject {
     pub unpaired: Vec<CCandidate>,
 }
 
+impl GateObject {
+    /// The maps a finding is about: the one it names, else those whose key or value
+    /// is its type.
+    fn maps_of<'a>(&'a self, f: &'a Finding) -> Vec<&'a str> {
+        if let Some(m) = &f.location.map {
+            return vec![m.as_str()];
+        }
+        let Some(t) = &f.location.type_name else {
+            return Vec::new();
+        };
+        let is = |r: &Option<RoleTypes>| {
+            r.as_ref()
+                .is_some_and(|r| &r.c_type == t || &self.table.type_name(r.c_id) == t)
+        };
+        self.maps
+            .iter()
+            .filter(|m| is(&m.key) || is(&m.value))
+            .map(|m| m.name.as_str())
+            .collect()
+    }
+}
+
 /// Everything `check` and the lockfile read, once.
 pub struct Gate {
     pub go_bin: String,
@@ -187,18 +209,7 @@ impl Gate {
                 pairs,
                 &o.unpaired,
             );
-            let mut taken: Vec<(Finding, &Allow)> = Vec::new();
-            layout.retain_findings(|f| match config.allowed(f) {
-                Some(a) => {
-                    taken.push((f.clone(), a));
-                    false
-                }
-                None => true,
-            });
-            allowed.extend(taken.into_iter().map(|(finding, a)| AllowedFinding {
-                finding,
-                reason: a.reason.clone(),
-            }));
+            allowed.extend(apply_allows(&mut layout, o, config));
             objects.push(ObjectReport {
                 maps: o.maps.clone(),
                 layout,
@@ -238,6 +249,29 @@ impl Gate {
         }
         Ok(out)
     }
+}
+
+/// Takes the findings `config` allows out of `layout`, with their reasons.
+fn apply_allows(
+    layout: &mut LayoutReport,
+    o: &GateObject,
+    config: &GateConfig,
+) -> Vec<AllowedFinding> {
+    let mut taken: Vec<(Finding, &Allow)> = Vec::new();
+    layout.retain_findings(|f| match config.allowed(f, &o.maps_of(f)) {
+        Some(a) => {
+            taken.push((f.clone(), a));
+            false
+        }
+        None => true,
+    });
+    taken
+        .into_iter()
+        .map(|(finding, a)| AllowedFinding {
+            finding,
+            reason: a.reason.clone(),
+        })
+        .collect()
 }
 
 /// Reads the inputs and checks them: `mapsleuth check`.
@@ -401,5 +435,82 @@ fn map_types(table: &TypeTable, d: &MapDef, plans: &[PairPlan]) -> MapTypes {
         value_size: d.value_size,
         key: role(d.key_type_id),
         value: role(d.value_type_id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mapsleuth_layout::ByteOrder;
+
+    fn maps_object(go_structs: &[&str]) -> GateObject {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../corpus/bpf/maps.bpf.o");
+        let input = BtfInput::read(path, None).unwrap();
+        let legacy = input.main.legacy_maps.clone();
+        let go: Vec<String> = go_structs.iter().map(|s| s.to_string()).collect();
+        input
+            .with(|btf| {
+                let table = btf.to_table()?;
+                let defs = discover_maps(btf, &table, &legacy)?;
+                Ok::<_, Error>(plan_object(path, table, &defs, &go, &[]))
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn map_types_without_a_mirror_are_l022_unless_allowed() {
+        let o = maps_object(&["example.com/app/good.Event"]);
+        let unpaired: Vec<&str> = o.unpaired.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            unpaired,
+            [
+                "struct flow_key",
+                "struct flow_stats",
+                "struct lpm_v4_key",
+                "struct addr",
+                "struct conn_flags"
+            ]
+        );
+        let events = o.maps.iter().find(|m| m.name == "events").unwrap();
+        let value = events.value.as_ref().unwrap();
+        assert_eq!(value.go_types, ["example.com/app/good.Event"]);
+        let t = Target::bpf(ByteOrder::Little);
+        let report = |o: &GateObject| {
+            LayoutReport::new(
+                "app".into(),
+                None,
+                t.clone(),
+                o.path.clone(),
+                t.clone(),
+                vec![],
+                &o.unpaired,
+            )
+        };
+        let mut layout = report(&o);
+        assert_eq!(layout.summary.warnings, 5);
+        let config = GateConfig::parse(
+            "[[allow]]\ncode = \"L022\"\nmap = \"lpm_v4\"\nreason = \"keys built by hand\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        let allowed = apply_allows(&mut layout, &o, &config);
+        assert_eq!(allowed.len(), 1);
+        assert_eq!(allowed[0].finding.location.map.as_deref(), Some("lpm_v4"));
+        assert_eq!(layout.summary.warnings, 4);
+        assert_eq!(layout.findings.len(), 4);
+    }
+
+    #[test]
+    fn a_map_selector_covers_the_maps_of_the_type() {
+        let o = maps_object(&[]);
+        let f = Finding::new(mapsleuth_layout::LayoutCode::OffsetDiffers, "x").at(
+            mapsleuth_layout::Location {
+                type_name: Some("struct flow_stats".into()),
+                ..Default::default()
+            },
+        );
+        let mut maps = o.maps_of(&f);
+        maps.sort_unstable();
+        assert_eq!(maps, ["flows", "pcpu_array_stats", "pcpu_hash_stats"]);
     }
 }
