@@ -328,7 +328,9 @@ fn compare_field(f: &FieldLock, g: &FieldLock, cx: &mut Ctx<'_>) -> bool {
     if f.kind != g.kind {
         let t = |f: &FieldLock| format!("{} ({})", f.type_name, f.kind);
         cx.push(Some(&g.name), "retyped", &t(f), &t(g), false);
-    } else if f.type_name != g.type_name {
+    } else if f.type_name != g.type_name && same_place {
+        // A new spelling of the same thing (`__u32` for `u32`); with a resize, the
+        // resize says it.
         cx.push(
             Some(&g.name),
             "type renamed",
@@ -376,5 +378,95 @@ fn padding_appeared(o: &TypeLock, n: &TypeLock, cx: &mut Ctx<'_>) {
             );
             cx.push(None, "padding appeared", "(data)", &what, false);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::{PaddingLock, LOCK_FORMAT};
+    use mapsleuth_layout::ByteOrder;
+
+    fn field(name: &str, offset: u64, size: u64) -> FieldLock {
+        FieldLock {
+            name: name.into(),
+            offset,
+            size,
+            kind: "uint".into(),
+            type_name: format!("__u{}", size * 8),
+            bits: None,
+        }
+    }
+
+    fn lock(fields: Vec<FieldLock>, size: u64, pinned: bool) -> Lockfile {
+        let c = TypeLock {
+            type_name: "struct v".into(),
+            size,
+            align: 4,
+            arch: "bpf".into(),
+            byte_order: ByteOrder::Little,
+            fields,
+            padding: Vec::<PaddingLock>::new(),
+        };
+        Lockfile {
+            format: LOCK_FORMAT,
+            generator: "t".into(),
+            go_arch: "amd64".into(),
+            go_byte_order: ByteOrder::Little,
+            maps: vec![MapLock {
+                object: "o.bpf.o".into(),
+                name: "m".into(),
+                map_type: "hash".into(),
+                pinned,
+                key_size: Some(4),
+                value_size: Some(size),
+                key: None,
+                value: Some(RoleLock { c, go: vec![] }),
+            }],
+        }
+    }
+
+    fn changes(old: &Lockfile, new: &Lockfile) -> Vec<(String, bool)> {
+        compare(old, new)
+            .into_iter()
+            .map(|c| (c.change, c.compatible))
+            .collect()
+    }
+
+    #[test]
+    fn renames_and_tail_appends_are_compatible_unless_pinned() {
+        let old = lock(vec![field("a", 0, 4), field("b", 4, 4)], 8, false);
+        let renamed = lock(vec![field("a", 0, 4), field("c", 4, 4)], 8, false);
+        assert_eq!(changes(&old, &renamed), [("renamed".to_string(), true)]);
+        let appended = lock(
+            vec![field("a", 0, 4), field("b", 4, 4), field("t", 8, 4)],
+            12,
+            false,
+        );
+        let c = changes(&old, &appended);
+        assert!(c.iter().all(|(_, ok)| *ok), "{c:?}");
+        assert!(c.iter().any(|(what, _)| what == "appended"));
+        let pinned_old = lock(vec![field("a", 0, 4), field("b", 4, 4)], 8, true);
+        let mut pinned_new = appended.clone();
+        pinned_new.maps[0].pinned = true;
+        let c = changes(&pinned_old, &pinned_new);
+        assert!(
+            c.iter().any(|(what, ok)| what == "size changed" && !ok),
+            "{c:?}"
+        );
+    }
+
+    #[test]
+    fn moved_resized_and_removed_fields_are_incompatible() {
+        let old = lock(vec![field("a", 0, 4), field("b", 4, 4)], 8, false);
+        let new = lock(vec![field("a", 0, 2), field("b", 2, 2)], 8, false);
+        let c = changes(&old, &new);
+        assert!(c.contains(&("resized".into(), false)), "{c:?}");
+        assert!(c.contains(&("moved".into(), false)), "{c:?}");
+        let gone = lock(vec![field("a", 0, 4)], 8, false);
+        assert_eq!(changes(&old, &gone), [("removed".to_string(), false)]);
+        let report = LockCheckReport::new("mapsleuth.lock", &old, &new);
+        assert!(report.findings.iter().all(|f| f.code == "L024"));
+        assert!(report.findings[0].message.contains("→"));
     }
 }
