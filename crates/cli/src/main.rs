@@ -4,6 +4,7 @@
 mod cmd;
 mod output;
 mod render;
+mod sarif;
 #[cfg(test)]
 mod schemas;
 
@@ -26,6 +27,9 @@ const AFTER: &str = "Examples:
   mapsleuth btf maps --btf prog.bpf.o                the maps an object defines
   mapsleuth btf check                                can CO-RE work on this machine?
   mapsleuth go show main.Event --go-bin ./app        the Go side of the same struct
+  mapsleuth check --go-bin ./app --btf prog.bpf.o    the CI gate: every map, every mirror
+  mapsleuth lock check --go-bin ./app --btf prog.bpf.o
+                                                     did a map layout change since mapsleuth.lock?
 
 Exit status: 0 success, 1 findings at or above --fail-on, 2 bad usage or unreadable input.";
 
@@ -65,6 +69,15 @@ enum Command {
     /// --pinned PATH | --all) -o OUT` reads them (read-only, with bpf(2)) into a capture
     /// file that `analyze dump`, `diff` and `export` read anywhere later.
     Capture(cmd::capture::CaptureCommand),
+    /// The CI gate: every map of every object, each key and value type cross-checked
+    /// against its Go mirror (pairs by name, --pair or mapsleuth.toml; accepted findings
+    /// in mapsleuth.toml with their reason).
+    #[command(after_help = cmd::gate::CHECK_HELP)]
+    Check(cmd::gate::CheckArgs),
+    /// The ABI lockfile (mapsleuth.lock): `lock write` records every map's key and value
+    /// layout on both sides; `lock check` fails on an incompatible change since.
+    #[command(subcommand)]
+    Lock(cmd::gate::LockCommand),
     /// Compare two dumps of one map: entries added, removed and changed, fields decoded.
     #[command(after_help = cmd::diff::AFTER_HELP)]
     Diff(cmd::diff::DiffArgs),
@@ -91,6 +104,8 @@ fn main() -> ExitCode {
         Command::Btf(c) => cmd::btf::run(c, &mut out),
         Command::Go(c) => cmd::go::run(c, &mut out),
         Command::Capture(c) => cmd::capture::run(c, &mut out),
+        Command::Check(a) => cmd::gate::check(&a, &mut out),
+        Command::Lock(c) => cmd::gate::lock(&c, &mut out),
         Command::Diff(a) => cmd::diff::run(&a, &mut out),
         Command::Export(a) => cmd::export::export(&a, &mut out),
         Command::Query(a) => cmd::export::query(&a, &mut out),

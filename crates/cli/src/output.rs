@@ -17,6 +17,9 @@ pub enum Format {
     Ndjson,
     /// Comma-separated rows with a header.
     Csv,
+    /// SARIF 2.1.0 (code scanning): one rule per finding code, one result per finding
+    /// (`check`, `lock check`, `analyze layout`, `analyze dump`).
+    Sarif,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -122,6 +125,16 @@ impl Out {
             }
         }
         Ok(())
+    }
+
+    /// Findings as one SARIF 2.1.0 log.
+    pub fn sarif<'f>(
+        &mut self,
+        findings: impl IntoIterator<Item = &'f Finding>,
+        locator: &crate::sarif::Locator,
+    ) -> anyhow::Result<()> {
+        let log = crate::sarif::log(findings, locator);
+        self.json(&log)
     }
 
     pub fn unsupported(&self, command: &str) -> anyhow::Error {

@@ -48,6 +48,15 @@ pub fn all() -> Vec<(&'static str, Schema)> {
             schema_for!(crate::cmd::capture::CaptureReport),
         ),
         (
+            "check.schema.json",
+            schema_for!(mapsleuth_engine::CheckReport),
+        ),
+        ("lock.schema.json", schema_for!(mapsleuth_engine::Lockfile)),
+        (
+            "lock-check.schema.json",
+            schema_for!(mapsleuth_engine::LockCheckReport),
+        ),
+        (
             "diff.schema.json",
             schema_for!(mapsleuth_forensics::diff::DiffReport),
         ),

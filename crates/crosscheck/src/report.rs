@@ -31,7 +31,8 @@ pub struct LayoutReport {
 }
 
 impl LayoutSummary {
-    fn of<'f>(pairs: usize, findings: impl Iterator<Item = &'f Finding>) -> LayoutSummary {
+    /// Counts `findings` by severity.
+    pub fn of<'f>(pairs: usize, findings: impl Iterator<Item = &'f Finding>) -> LayoutSummary {
         let mut summary = LayoutSummary {
             pairs,
             errors: 0,
@@ -100,6 +101,17 @@ impl LayoutReport {
             findings,
             summary,
         }
+    }
+
+    /// Keeps the findings `keep` accepts (pairs' and the report's own) and counts them
+    /// again: what `check` does with the findings a config file allows.
+    pub fn retain_findings(&mut self, mut keep: impl FnMut(&Finding) -> bool) {
+        for p in &mut self.pairs {
+            p.findings.retain(&mut keep);
+        }
+        self.findings.retain(&mut keep);
+        let all = self.pairs.iter().flat_map(|p| p.findings.iter());
+        self.summary = LayoutSummary::of(self.pairs.len(), all.chain(self.findings.iter()));
     }
 
     /// Every finding, pair findings first.

@@ -334,7 +334,8 @@ fn every_code_fires_and_exact_mirrors_are_silent() {
         .filter_map(|l| l.strip_prefix("### "))
         .filter_map(|l| l.split_whitespace().next())
     {
-        if code.starts_with('L') && code != "L022" {
+        // L022 is the pairing's, L024/L025 the lockfile's: not a pair's cross-check.
+        if code.starts_with('L') && !["L022", "L024", "L025"].contains(&code) {
             assert!(
                 seen.contains(code),
                 "{code} never fires on the corpus (seen: {seen:?})"

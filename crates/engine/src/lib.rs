@@ -20,19 +20,29 @@
 //! # Ok::<(), mapsleuth_engine::Error>(())
 //! ```
 
+pub mod config;
 mod error;
+pub mod gate;
+pub mod gosrc;
 pub mod inputs;
 pub mod layout;
 pub mod load;
+pub mod lock;
+pub mod lockdiff;
 pub mod maps;
 pub mod types;
 
+pub use config::GateConfig;
 pub use error::{Error, Result};
+pub use gate::{check, CheckReport, CheckRequest, Gate};
+pub use gosrc::GoSources;
 pub use inputs::{open_go_binary, BtfInput};
 pub use layout::{check_layout, LayoutRequest};
 pub use load::{
     load, read_input, snapshot_of, Analysed, DumpRequest, ExpectedFn, Input, Progress, Silent,
     STDIN,
 };
+pub use lock::Lockfile;
+pub use lockdiff::{LockChange, LockCheckReport};
 pub use maps::{consecutive_pairs, pair_maps, same_map_name, Inputs, MapIdentity, Pairing};
 pub use types::{resolve, Purpose, Resolved, TypeSource, TypeSpec};

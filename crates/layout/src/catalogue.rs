@@ -165,6 +165,11 @@ family! {
             Some("`--pair GoType=c_type`, or generate one with `mapsleuth go gen`.");
         BytesVsInt = "L023", [Warning], "byte array vs integer",
             None;
+        LockIncompatible = "L024", [Error], "incompatible layout change since the lockfile",
+            Some("revert the change, or accept it with `mapsleuth lock check --update` once every \
+                  reader and writer of the map is rebuilt (and pinned maps recreated).");
+        LockCompatible = "L025", [Info], "compatible layout change since the lockfile",
+            Some("`mapsleuth lock check --update` records it.");
     }
 }
 

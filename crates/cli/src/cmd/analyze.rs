@@ -11,6 +11,7 @@ use mapsleuth_layout::Severity;
 
 use crate::cmd::btf::BtfInputArgs;
 use crate::output::{exit_for, Format, Out, Style};
+use crate::sarif::Locator;
 
 #[derive(Subcommand)]
 pub enum AnalyzeCommand {
@@ -57,6 +58,10 @@ pub struct LayoutArgs {
     /// Exit with status 1 when a finding is at least this severe: info, warning, error.
     #[arg(long, default_value = "error")]
     fail_on: Severity,
+    /// The Go sources (module root): `--format sarif` results then point at the line
+    /// declaring each Go struct (the binary's DWARF does not say where types are).
+    #[arg(long, value_name = "DIR")]
+    go_src: Option<String>,
 }
 
 pub fn run(cmd: AnalyzeCommand, out: &mut Out) -> anyhow::Result<i32> {
@@ -81,13 +86,17 @@ fn layout(args: &LayoutArgs, out: &mut Out) -> anyhow::Result<i32> {
             out.ndjson(&all)?
         }
         Format::Table => render_report(&report, out)?,
+        Format::Sarif => {
+            let locator = Locator::new(args.go_src.as_deref(), &args.go_bin)?;
+            out.sarif(report.all_findings(), &locator)?
+        }
         Format::Csv => return Err(out.unsupported("analyze layout")),
     }
     let all: Vec<_> = report.all_findings().cloned().collect();
     Ok(exit_for(&all, args.fail_on))
 }
 
-fn render_report(r: &LayoutReport, out: &mut Out) -> anyhow::Result<()> {
+pub fn render_report(r: &LayoutReport, out: &mut Out) -> anyhow::Result<()> {
     for p in &r.pairs {
         render_pair(p, r, out)?;
         writeln!(out.stdout)?;
@@ -127,7 +136,7 @@ type CellTexts<'r> = (
     &'r Row,
 );
 
-fn render_pair(p: &PairReport, r: &LayoutReport, out: &mut Out) -> anyhow::Result<()> {
+pub fn render_pair(p: &PairReport, r: &LayoutReport, out: &mut Out) -> anyhow::Result<()> {
     let rule = match p.matched_by {
         MatchRule::Explicit => "--pair",
         MatchRule::Map => "map type",

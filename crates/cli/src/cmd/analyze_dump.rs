@@ -14,6 +14,7 @@ use mapsleuth_engine::{Analysed, Error, TypeSource};
 
 use crate::cmd::load::DumpSources;
 use crate::output::{exit_for, Format, Out, Style};
+use crate::sarif::Locator;
 
 pub const AFTER_HELP: &str = "Types (TYPES):
   --btf OBJ.o --map NAME                      the map's key and value types from the object
@@ -134,6 +135,23 @@ pub fn run(args: &DumpArgs, out: &mut Out) -> anyhow::Result<i32> {
             w.flush()?;
         }
         Format::Table => render(&done, args.entries, out)?,
+        Format::Sarif => {
+            // Each result points at the dump it is about.
+            let located: Vec<Finding> = done
+                .iter()
+                .flat_map(|a| {
+                    a.analysis.findings.iter().map(|f| {
+                        let mut f = f.clone();
+                        f.location
+                            .file
+                            .get_or_insert_with(|| a.dump.source.name.to_string());
+                        f
+                    })
+                })
+                .collect();
+            let fallback = args.sources.dumps.first().map_or("-", String::as_str);
+            out.sarif(&located, &Locator::new(None, fallback)?)?;
+        }
         Format::Csv => unreachable!("rejected above"),
     }
     Ok(exit_for(&all, args.fail_on))

@@ -213,6 +213,7 @@ fn types(
         match out.format {
             Format::Json => out.json(&rows)?,
             Format::Ndjson => out.ndjson(&rows)?,
+            Format::Sarif => return Err(out.unsupported("btf types")),
             Format::Csv => {
                 writeln!(out.stdout, "id,kind,name,size,vlen,type_id")?;
                 for r in &rows {
@@ -269,6 +270,7 @@ fn maps(args: &BtfInputArgs, out: &mut Out) -> anyhow::Result<i32> {
         match out.format {
             Format::Json => out.json(&maps)?,
             Format::Ndjson => out.ndjson(&maps)?,
+            Format::Sarif => return Err(out.unsupported("btf maps")),
             Format::Csv => {
                 writeln!(out.stdout, "name,type,key_type,key_size,value_type,value_size,max_entries,flags,pinning,inner")?;
                 for m in &maps {
@@ -425,6 +427,7 @@ fn check(
                 out.findings(&report.findings)?;
             }
         }
+        Format::Sarif => return Err(out.unsupported("btf check")),
         Format::Csv => return Err(out.unsupported("btf check")),
     }
     Ok(exit_for(&report.findings, fail_on))

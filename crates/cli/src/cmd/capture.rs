@@ -193,6 +193,7 @@ fn list(out: &mut Out) -> anyhow::Result<i32> {
     match out.format {
         Format::Json => out.json(&rows)?,
         Format::Ndjson => out.ndjson(&rows)?,
+        Format::Sarif => return Err(out.unsupported("capture list")),
         Format::Csv => {
             writeln!(
                 out.stdout,

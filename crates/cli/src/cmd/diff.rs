@@ -208,6 +208,7 @@ pub fn run(args: &DiffArgs, out: &mut Out) -> anyhow::Result<i32> {
                 }
             }
         }
+        Format::Sarif => return Err(out.unsupported("diff")),
         Format::Csv => {
             writeln!(w, "map,key,kind,field_kind,path,cpu,old,new")?;
             for m in &report.maps {

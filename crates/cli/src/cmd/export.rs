@@ -448,6 +448,7 @@ fn print_frame(df: &DataFrame, max_rows: usize, out: &mut Out) -> anyhow::Result
                 out.ndjson(rows)?;
             }
         }
+        Format::Sarif => return Err(out.unsupported("query")),
         Format::Csv => {
             let header: Vec<String> = names.iter().map(|n| csv_field(n)).collect();
             writeln!(out.stdout, "{}", header.join(","))?;

@@ -159,6 +159,7 @@ fn types(go_bin: &str, name: Option<&str>, out: &mut Out) -> anyhow::Result<i32>
     match out.format {
         Format::Json => out.json(&rows)?,
         Format::Ndjson => out.ndjson(&rows)?,
+        Format::Sarif => return Err(out.unsupported("go types")),
         Format::Csv => {
             writeln!(out.stdout, "name,kind,size,die_offset")?;
             for r in &rows {

@@ -4,6 +4,7 @@ pub mod btf;
 pub mod capture;
 pub mod diff;
 pub mod export;
+pub mod gate;
 pub mod go;
 pub mod load;
 pub mod types;
