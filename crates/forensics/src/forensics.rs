@@ -118,6 +118,7 @@ mod side;
 mod sizes;
 mod strings;
 mod tally;
+mod their_json;
 
 pub use expected::{ExpectedKeys, KeysError};
 
