@@ -9,11 +9,30 @@ use mapsleuth_layout::{ByteOrder, Finding, Location, Severity};
 use super::side::{Role, Side};
 use super::tally::{push_capped, EntryId, Tally};
 use super::their_json::{self, TheirLeaf, TheirPath, Walk};
+use super::TypeRef;
 use super::{Code, Marks, Place, Stats};
+use crate::decode::Decoder;
 use crate::decode::{hex, uint_from_bytes, Value};
 use crate::names::{fold_name, join_path, normalize_path};
 
 type Json = serde_json::Value;
+
+/// What D018 needs of one side: its tree decoder (the other checks read leaves).
+pub(super) struct TreeSide {
+    role: Role,
+    order: ByteOrder,
+    tree: Decoder,
+}
+
+impl TreeSide {
+    pub fn new(role: Role, t: TypeRef<'_>) -> Option<TreeSide> {
+        Some(TreeSide {
+            role,
+            order: t.table.target.byte_order,
+            tree: Decoder::new(t.table, t.id).ok()?,
+        })
+    }
+}
 
 /// The comparisons made so far.
 #[derive(Default)]
@@ -122,7 +141,11 @@ impl<'a> Token<'a> {
             }
         } else if b.first() == Some(&b'-') {
             // `-0` is a float for serde_json.
-            if let Ok(n) = tok.parse::<i64>().map_err(drop).and_then(|n| (n < 0).then_some(n).ok_or(())) {
+            if let Ok(n) = tok
+                .parse::<i64>()
+                .map_err(drop)
+                .and_then(|n| (n < 0).then_some(n).ok_or(()))
+            {
                 return Token::Json(Json::from(n));
             }
         }
@@ -174,7 +197,7 @@ impl Agreement {
     pub fn compare(
         &mut self,
         entry: &DumpEntry<'_>,
-        sides: [Option<&Side>; 2],
+        sides: [Option<&TreeSide>; 2],
         id: &EntryId<'_>,
         stats: &mut Stats,
         marks: &mut Marks,
@@ -199,7 +222,7 @@ impl Agreement {
         &mut self,
         entry: &DumpEntry<'_>,
         (key, value): (Option<&str>, Option<&str>),
-        [key_side, value_side]: [Option<&Side>; 2],
+        [key_side, value_side]: [Option<&TreeSide>; 2],
         id: &EntryId<'_>,
         stats: &mut Stats,
         marks: &mut Marks,
@@ -216,14 +239,14 @@ impl Agreement {
 
     fn compare_one_text(
         &mut self,
-        side: &Side,
+        side: &TreeSide,
         bytes: &[u8],
         theirs: &str,
         id: &EntryId<'_>,
         stats: &mut Stats,
         marks: &mut Marks,
     ) -> bool {
-        let Some(Ok(ours)) = side.tree.as_ref().map(|t| t.decode(bytes)) else {
+        let Some(Ok(ours)) = Some(side.tree.decode(bytes)) else {
             return false;
         };
         if !self.walk.run(theirs) {
@@ -242,14 +265,28 @@ impl Agreement {
             return false;
         }
         if !fits {
-            let plan = self.plan(side.role, &ours, &self.walk.paths.clone(), self.walk.sig.clone());
+            let plan = self.plan(
+                side.role,
+                &ours,
+                &self.walk.paths.clone(),
+                self.walk.sig.clone(),
+            );
             self.plans[slot] = Some(plan);
         }
         let Some(plan) = self.plans[slot].as_mut() else {
             return false;
         };
         let leaves = TheirLeaves::Text(theirs, &self.walk.leaves);
-        apply(plan, side, &ours, &leaves, &mut self.tallies, id, stats, marks)
+        apply(
+            plan,
+            side,
+            &ours,
+            &leaves,
+            &mut self.tallies,
+            id,
+            stats,
+            marks,
+        )
     }
 
     /// Anything else (per-CPU values, unusual text): bpftool's form parsed whole.
@@ -257,7 +294,7 @@ impl Agreement {
         &mut self,
         entry: &DumpEntry<'_>,
         text: &str,
-        sides: [Option<&Side>; 2],
+        sides: [Option<&TreeSide>; 2],
         id: &EntryId<'_>,
         stats: &mut Stats,
         marks: &mut Marks,
@@ -267,7 +304,7 @@ impl Agreement {
         };
         let mut compared_any = false;
         for (side, bytes, theirs) in pairs(entry, &formatted, sides) {
-            let Some(Ok(ours)) = side.tree.as_ref().map(|t| t.decode(bytes)) else {
+            let Some(Ok(ours)) = Some(side.tree.decode(bytes)) else {
                 continue;
             };
             compared_any |= self.compare_value(side, &ours, theirs, id, stats, marks);
@@ -278,7 +315,7 @@ impl Agreement {
     /// One key or value against bpftool's tree; true when some field could be compared.
     fn compare_value(
         &mut self,
-        side: &Side,
+        side: &TreeSide,
         ours: &Value,
         theirs: &Json,
         id: &EntryId<'_>,
@@ -289,7 +326,16 @@ impl Agreement {
         tree.walk(theirs, "", "", 0);
         let mut plan = self.plan(side.role, ours, &tree.paths, Vec::new());
         let leaves = TheirLeaves::Tree(&tree.nodes);
-        apply(&mut plan, side, ours, &leaves, &mut self.tallies, id, stats, marks)
+        apply(
+            &mut plan,
+            side,
+            ours,
+            &leaves,
+            &mut self.tallies,
+            id,
+            stats,
+            marks,
+        )
     }
 
     /// Matches our leaves with bpftool's by normalised path, noting the fields found
@@ -441,8 +487,8 @@ impl Agreement {
 fn pairs<'e, 's, 'f>(
     entry: &DumpEntry<'e>,
     formatted: &'f Json,
-    [key, value]: [Option<&'s Side>; 2],
-) -> Vec<(&'s Side, &'e [u8], &'f Json)> {
+    [key, value]: [Option<&'s TreeSide>; 2],
+) -> Vec<(&'s TreeSide, &'e [u8], &'f Json)> {
     let mut out = Vec::new();
     if let (Some(side), Some(k), Some(theirs)) = (key, entry.key(), formatted.get("key")) {
         out.push((side, k, theirs));
@@ -478,7 +524,7 @@ fn role_slot(role: Role) -> usize {
 #[allow(clippy::too_many_arguments)]
 fn apply(
     plan: &mut Plan,
-    side: &Side,
+    side: &TreeSide,
     ours: &Value,
     theirs: &TheirLeaves<'_>,
     tallies: &mut Tallies,
@@ -508,7 +554,12 @@ fn apply(
             tallies.disagree_slot(side.role, &step.our_path, &step.their_path)
         });
         if let Some(t) = tallies.disagree.get_mut(slot) {
-            let example = || Some(format!("{cmp} here, {} in bpftool's", theirs.text(step.theirs)));
+            let example = || {
+                Some(format!(
+                    "{cmp} here, {} in bpftool's",
+                    theirs.text(step.theirs)
+                ))
+            };
             t.add_for(id, example);
         }
     });
