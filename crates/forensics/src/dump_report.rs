@@ -109,15 +109,8 @@ pub fn analyze(
         .value
         .map(|t| Decoder::new(t.table, t.id))
         .transpose()?;
-    let mut f = Forensics::new(dump, types.key, types.value, opts)?;
-    for (i, e) in dump.entries().enumerate() {
-        f.check(e);
-        if i % 65536 == 65535 {
-            progress(i as u64 + 1);
-        }
-    }
-    progress(dump.len() as u64);
-    let (findings, marks, stats) = f.finish();
+    let f = Forensics::new(dump, types.key, types.value, opts)?;
+    let (findings, marks, stats) = f.run_with(progress);
     Ok(DumpAnalysis {
         key: key_decoder,
         value: value_decoder,

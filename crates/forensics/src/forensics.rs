@@ -70,6 +70,9 @@ pub struct Options {
     pub expected_keys: Option<ExpectedKeys>,
     /// Compare our decoding with bpftool's `formatted` form (D018).
     pub compare_formatted: bool,
+    /// Threads for [`Forensics::run_with`]: 0 for one per core. The comparison with
+    /// bpftool's decoding runs beside the other checks; the result is the same.
+    pub threads: usize,
 }
 
 impl Default for Options {
@@ -82,6 +85,7 @@ impl Default for Options {
             max_entries_hint: None,
             expected_keys: None,
             compare_formatted: true,
+            threads: 0,
         }
     }
 }
@@ -118,10 +122,11 @@ mod side;
 mod sizes;
 mod strings;
 mod tally;
+mod their_json;
 
 pub use expected::{ExpectedKeys, KeysError};
 
-use agreement::Agreement;
+use agreement::{Agreement, TreeSide};
 use capacity::KeyHashes;
 use fields::ZeroValues;
 use reading::LookupErrors;
@@ -146,8 +151,45 @@ pub struct Forensics<'d> {
     /// D014.
     lookups: LookupErrors,
     /// D018.
-    agreement: Agreement,
+    d018: D018,
     marks: Vec<Marks>,
+}
+
+/// The comparison with bpftool's decoding: state of its own, so that it can run on
+/// another thread than the other checks.
+#[derive(Default)]
+struct D018 {
+    sides: [Option<TreeSide>; 2],
+    agreement: Agreement,
+    /// Its counts (`compared_*`), added to the others' at the end.
+    stats: Stats,
+    /// Entries it marked, in order (when run apart).
+    marked: Vec<usize>,
+}
+
+impl D018 {
+    fn check(&mut self, entry: &DumpEntry<'_>, id: &EntryId<'_>, marks: &mut Marks) {
+        let sides = [self.sides[0].as_ref(), self.sides[1].as_ref()];
+        self.agreement
+            .compare(entry, sides, id, &mut self.stats, marks);
+    }
+
+    /// Checks every entry of `dump`, keeping the entries it marks.
+    fn check_all(&mut self, dump: &Dump, max_keys: usize) {
+        for entry in dump.entries() {
+            let label = || Forensics::label(&entry);
+            let id = EntryId {
+                index: entry.index(),
+                label: &label,
+                max_keys,
+            };
+            let mut marks = Marks::default();
+            self.check(&entry, &id, &mut marks);
+            if !marks.is_empty() {
+                self.marked.push(entry.index());
+            }
+        }
+    }
 }
 
 /// Where the findings of one dump point.
@@ -183,8 +225,17 @@ impl<'d> Forensics<'d> {
         value: Option<TypeRef<'_>>,
         opts: Options,
     ) -> Result<Self, DecodeError> {
+        let trees = [
+            key.and_then(|t| TreeSide::new(Role::Key, t)),
+            value.and_then(|t| TreeSide::new(Role::Value, t)),
+        ];
         let key = key.map(|t| Side::new(Role::Key, t)).transpose()?;
         let value = value.map(|t| Side::new(Role::Value, t)).transpose()?;
+        let compares = opts.compare_formatted && (key.is_some() || value.is_some());
+        let d018 = D018 {
+            sides: if compares { trees } else { [None, None] },
+            ..D018::default()
+        };
         Ok(Forensics {
             dump,
             opts,
@@ -194,17 +245,54 @@ impl<'d> Forensics<'d> {
             zero: ZeroValues::default(),
             key_hashes: KeyHashes::with_capacity(dump.len()),
             lookups: LookupErrors::default(),
-            agreement: Agreement::default(),
+            d018,
             marks: vec![Marks::default(); dump.len()],
         })
     }
 
     /// Checks every entry and returns the findings and per-entry marks.
-    pub fn run(mut self) -> (Vec<Finding>, Vec<Marks>, Stats) {
-        for e in self.dump.entries() {
-            self.check(e);
+    pub fn run(self) -> (Vec<Finding>, Vec<Marks>, Stats) {
+        self.run_with(&mut |_| {})
+    }
+
+    /// [`Forensics::run`], calling `progress` now and then with the entries done.
+    /// With two threads or more, the comparison with bpftool's decoding (D018) runs on
+    /// its own thread over the same entries; findings and marks are the same.
+    pub fn run_with(mut self, progress: &mut dyn FnMut(u64)) -> (Vec<Finding>, Vec<Marks>, Stats) {
+        let threads = match self.opts.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let apart = threads > 1 && self.d018.sides.iter().any(Option::is_some);
+        if !apart {
+            self.check_each(progress);
+            return self.finish();
         }
+        let mut d018 = std::mem::take(&mut self.d018);
+        let (dump, max_keys) = (self.dump, self.opts.max_keys_listed);
+        std::thread::scope(|s| {
+            let other = s.spawn(|| d018.check_all(dump, max_keys));
+            self.check_each(progress);
+            // A panic there is a bug; the findings of the other checks still stand.
+            let _ = other.join();
+        });
+        for &i in &d018.marked {
+            if let Some(m) = self.marks.get_mut(i) {
+                m.add(Code::Disagrees);
+            }
+        }
+        self.d018 = d018;
         self.finish()
+    }
+
+    fn check_each(&mut self, progress: &mut dyn FnMut(u64)) {
+        for (i, e) in self.dump.entries().enumerate() {
+            self.check(e);
+            if i % 65536 == 65535 {
+                progress(i as u64 + 1);
+            }
+        }
+        progress(self.dump.len() as u64);
     }
 
     /// How an entry is named in findings: its key as hex, else its place in the input.
@@ -247,11 +335,7 @@ impl<'d> Forensics<'d> {
                 }
             }
         }
-        if self.opts.compare_formatted && (self.key.is_some() || self.value.is_some()) {
-            let sides = [self.key.as_ref(), self.value.as_ref()];
-            self.agreement
-                .compare(&entry, sides, &id, &mut self.stats, &mut marks);
-        }
+        self.d018.check(&entry, &id, &mut marks);
         if let Some(m) = self.marks.get_mut(index) {
             *m = marks;
         }
@@ -271,8 +355,11 @@ impl<'d> Forensics<'d> {
         self.expected_findings(&place, &mut out);
         let sides = [self.key.as_ref(), self.value.as_ref()];
         let max_fields = self.opts.max_field_findings;
-        self.agreement.findings(sides, max_fields, &place, &mut out);
-        self.stats.unmatched_fields = self.agreement.unmatched();
+        let agreement = &self.d018.agreement;
+        agreement.findings(sides, max_fields, &place, &mut out);
+        self.stats.unmatched_fields = agreement.unmatched();
+        self.stats.compared_entries += self.d018.stats.compared_entries;
+        self.stats.compared_fields += self.d018.stats.compared_fields;
         (out, self.marks, self.stats)
     }
 

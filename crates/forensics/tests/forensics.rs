@@ -944,3 +944,40 @@ fn every_code_fires_on_a_corpus_case_and_not_on_a_clean_one() {
         );
     }
 }
+
+/// Findings, marks and stats with `threads` (D018 on its own thread from 2 on).
+fn run_threads(d: &Dump, k: Option<TypeRef<'_>>, v: Option<TypeRef<'_>>, threads: usize) -> String {
+    let opts = Options {
+        threads,
+        ..Options::default()
+    };
+    let (f, m, s) = check_dump(d, k, v, opts).unwrap();
+    format!("{}\n{m:?}\n{s:?}", show(&f))
+}
+
+/// The report is the same whether D018 runs beside the other checks or after them, on
+/// every corpus dump of a map of maps.bpf.o, and with Go types that disagree.
+#[test]
+fn parallel_checks_report_what_one_thread_reports() {
+    let manifest = std::fs::read_to_string(corpus("dumps/manifest.tsv")).unwrap();
+    let mut compared = 0;
+    for line in manifest.lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        if !object().maps.iter().any(|m| m.name == f[2]) {
+            continue;
+        }
+        let d = dump(f[0]);
+        let (k, v) = types(f[2]);
+        let one = run_threads(&d, k, v, 1);
+        assert_eq!(one, run_threads(&d, k, v, 2), "{}", f[0]);
+        assert_eq!(one, run_threads(&d, k, v, 0), "{}", f[0]);
+        compared += usize::from(d.has_formatted());
+    }
+    assert!(compared >= 20, "{compared} dumps with bpftool's decoding");
+    let (table, ids) = go_types(&["uint32", "missingpad.Event"]);
+    let t = |id| Some(TypeRef { table: &table, id });
+    let d = dump("events.json");
+    let one = run_threads(&d, t(ids[0]), t(ids[1]), 1);
+    assert!(one.contains("D018"), "{one}");
+    assert_eq!(one, run_threads(&d, t(ids[0]), t(ids[1]), 2));
+}

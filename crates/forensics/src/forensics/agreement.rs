@@ -8,21 +8,188 @@ use mapsleuth_layout::{ByteOrder, Finding, Location, Severity};
 
 use super::side::{Role, Side};
 use super::tally::{push_capped, EntryId, Tally};
+use super::their_json::{self, TheirLeaf, TheirPath, Walk};
+use super::TypeRef;
 use super::{Code, Marks, Place, Stats};
+use crate::decode::Decoder;
 use crate::decode::{hex, uint_from_bytes, Value};
 use crate::names::{fold_name, join_path, normalize_path};
 
 type Json = serde_json::Value;
 
+/// What D018 needs of one side: its tree decoder (the other checks read leaves).
+pub(super) struct TreeSide {
+    role: Role,
+    order: ByteOrder,
+    tree: Decoder,
+}
+
+impl TreeSide {
+    pub fn new(role: Role, t: TypeRef<'_>) -> Option<TreeSide> {
+        Some(TreeSide {
+            role,
+            order: t.table.target.byte_order,
+            tree: Decoder::new(t.table, t.id).ok()?,
+        })
+    }
+}
+
 /// The comparisons made so far.
 #[derive(Default)]
 pub(super) struct Agreement {
-    /// (side, our path, bpftool's path) → entries that differ.
-    disagree: BTreeMap<(Role, String, String), Tally>,
-    /// (side, our path) → values compared.
-    compared: HashMap<(Role, String), u64>,
+    tallies: Tallies,
     /// Fields found on one side only.
     unmatched: BTreeSet<String>,
+    /// The last plan of keys and of values: bpftool's form has the same shape in
+    /// (nearly) every entry, so fields are matched once, not per entry.
+    plans: [Option<Plan>; 2],
+    walk: Walk,
+    kinds: Vec<u8>,
+}
+
+/// Entries that differ and values compared, per field.
+#[derive(Default)]
+struct Tallies {
+    /// (side, our path, bpftool's path) → its tally in `disagree`.
+    disagree_at: BTreeMap<(Role, String, String), usize>,
+    disagree: Vec<Tally>,
+    /// (side, our path) → its count in `compared`.
+    compared_at: HashMap<(Role, String), usize>,
+    compared: Vec<u64>,
+}
+
+impl Tallies {
+    fn compared_slot(&mut self, role: Role, path: &str) -> usize {
+        let next = self.compared.len();
+        let slot = *self
+            .compared_at
+            .entry((role, path.to_string()))
+            .or_insert(next);
+        if slot == next {
+            self.compared.push(0);
+        }
+        slot
+    }
+
+    fn disagree_slot(&mut self, role: Role, ours: &str, theirs: &str) -> usize {
+        let next = self.disagree.len();
+        let key = (role, ours.to_string(), theirs.to_string());
+        let slot = *self.disagree_at.entry(key).or_insert(next);
+        if slot == next {
+            self.disagree.push(Tally::default());
+        }
+        slot
+    }
+}
+
+/// How our leaves of one side meet bpftool's, for one shape of bpftool's form.
+struct Plan {
+    /// bpftool's shape ([`Walk::sig`]); empty for a plan of one entry.
+    sig: Vec<u8>,
+    /// The kind of each of our leaves ([`Cmp::kind`]).
+    kinds: Vec<u8>,
+    /// Per leaf of ours, in order: bpftool's leaf it is compared with.
+    steps: Vec<Option<Step>>,
+}
+
+struct Step {
+    /// Index in bpftool's leaves.
+    theirs: usize,
+    our_path: String,
+    their_path: String,
+    compared: usize,
+    /// Made at the first difference (a tally exists only for fields that differ).
+    disagree: Option<usize>,
+}
+
+/// bpftool's value at one leaf.
+enum Their<'a> {
+    Number(&'a serde_json::Number),
+    Str(&'a str),
+    Bool(bool),
+    Array(&'a [Json]),
+    Other,
+}
+
+impl<'a> Their<'a> {
+    fn of(j: &'a Json) -> Self {
+        match j {
+            Json::Number(n) => Their::Number(n),
+            Json::String(s) => Their::Str(s),
+            Json::Bool(b) => Their::Bool(*b),
+            Json::Array(a) => Their::Array(a),
+            _ => Their::Other,
+        }
+    }
+}
+
+/// A token of bpftool's text, parsed only when it is not a plain integer or string.
+enum Token<'a> {
+    Str(&'a str),
+    Json(Json),
+}
+
+impl<'a> Token<'a> {
+    fn parse(tok: &'a str) -> Self {
+        let b = tok.as_bytes();
+        if b.len() >= 2 && b[0] == b'"' && !tok.contains('\\') {
+            return Token::Str(&tok[1..tok.len() - 1]);
+        }
+        if b.first().is_some_and(u8::is_ascii_digit) {
+            if let Ok(n) = tok.parse::<u64>() {
+                return Token::Json(Json::from(n));
+            }
+        } else if b.first() == Some(&b'-') {
+            // `-0` is a float for serde_json.
+            if let Ok(n) = tok
+                .parse::<i64>()
+                .map_err(drop)
+                .and_then(|n| (n < 0).then_some(n).ok_or(()))
+            {
+                return Token::Json(Json::from(n));
+            }
+        }
+        Token::Json(serde_json::from_str(tok).unwrap_or(Json::Null))
+    }
+
+    fn view(&self) -> Their<'_> {
+        match self {
+            Token::Str(s) => Their::Str(s),
+            Token::Json(j) => Their::of(j),
+        }
+    }
+}
+
+/// bpftool's leaves of one value: tokens of its text, or nodes of its parsed tree.
+enum TheirLeaves<'a> {
+    Text(&'a str, &'a [TheirLeaf]),
+    Tree(&'a [&'a Json]),
+}
+
+impl TheirLeaves<'_> {
+    /// Compares `ours` with leaf `i`; `None` when they cannot be compared.
+    fn same(&self, i: usize, ours: &Cmp<'_>, order: ByteOrder) -> Option<bool> {
+        match self {
+            TheirLeaves::Text(text, leaves) => {
+                let l = leaves.get(i)?;
+                ours.same_as(Token::parse(text.get(l.start..l.end)?).view(), order)
+            }
+            TheirLeaves::Tree(nodes) => ours.same_as(Their::of(nodes.get(i)?), order),
+        }
+    }
+
+    /// Leaf `i` as JSON text, for an example.
+    fn text(&self, i: usize) -> String {
+        match self {
+            TheirLeaves::Text(text, leaves) => leaves
+                .get(i)
+                .and_then(|l| text.get(l.start..l.end))
+                .and_then(|t| serde_json::from_str::<Json>(t).ok())
+                .map(|j| j.to_string())
+                .unwrap_or_default(),
+            TheirLeaves::Tree(nodes) => nodes.get(i).map(|j| j.to_string()).unwrap_or_default(),
+        }
+    }
 }
 
 impl Agreement {
@@ -30,7 +197,7 @@ impl Agreement {
     pub fn compare(
         &mut self,
         entry: &DumpEntry<'_>,
-        sides: [Option<&Side>; 2],
+        sides: [Option<&TreeSide>; 2],
         id: &EntryId<'_>,
         stats: &mut Stats,
         marks: &mut Marks,
@@ -38,97 +205,204 @@ impl Agreement {
         if entry.key().is_none() && entry.value_count() == 0 {
             return;
         }
-        let Some(Ok(formatted)) = entry.formatted() else {
+        let Some(text) = entry.formatted_json() else {
             return;
         };
-        let mut compared_any = false;
-        for (side, bytes, theirs) in pairs(entry, &formatted, sides) {
-            let Some(Ok(ours)) = side.tree.as_ref().map(|t| t.decode(bytes)) else {
-                continue;
-            };
-            compared_any |= self.compare_value(side, &ours, theirs, id, stats, marks);
-        }
+        let compared_any = match their_json::key_and_value(text) {
+            Some(parts) => self.compare_text(entry, parts, sides, id, stats, marks),
+            None => self.compare_tree(entry, text, sides, id, stats, marks),
+        };
         if compared_any {
             stats.compared_entries += 1;
         }
     }
 
-    /// One key or value; true when some field could be compared.
+    /// The common case: bpftool's key and value walked as text.
+    fn compare_text(
+        &mut self,
+        entry: &DumpEntry<'_>,
+        (key, value): (Option<&str>, Option<&str>),
+        [key_side, value_side]: [Option<&TreeSide>; 2],
+        id: &EntryId<'_>,
+        stats: &mut Stats,
+        marks: &mut Marks,
+    ) -> bool {
+        let mut compared_any = false;
+        if let (Some(side), Some(k), Some(theirs)) = (key_side, entry.key(), key) {
+            compared_any |= self.compare_one_text(side, k, theirs, id, stats, marks);
+        }
+        if let (Some(side), Some(v), Some(theirs)) = (value_side, entry.value(), value) {
+            compared_any |= self.compare_one_text(side, v, theirs, id, stats, marks);
+        }
+        compared_any
+    }
+
+    fn compare_one_text(
+        &mut self,
+        side: &TreeSide,
+        bytes: &[u8],
+        theirs: &str,
+        id: &EntryId<'_>,
+        stats: &mut Stats,
+        marks: &mut Marks,
+    ) -> bool {
+        let Some(Ok(ours)) = Some(side.tree.decode(bytes)) else {
+            return false;
+        };
+        if !self.walk.run(theirs) {
+            let Ok(j) = serde_json::from_str::<Json>(theirs) else {
+                return false;
+            };
+            return self.compare_value(side, &ours, &j, id, stats, marks);
+        }
+        self.kinds.clear();
+        for_each_leaf(&ours, &mut |c| self.kinds.push(c.kind()));
+        let slot = role_slot(side.role);
+        let fits = self.plans[slot]
+            .as_ref()
+            .is_some_and(|p| p.sig == self.walk.sig && p.kinds == self.kinds);
+        if !fits && !self.walk.run_with_paths(theirs) {
+            return false;
+        }
+        if !fits {
+            let plan = self.plan(
+                side.role,
+                &ours,
+                &self.walk.paths.clone(),
+                self.walk.sig.clone(),
+            );
+            self.plans[slot] = Some(plan);
+        }
+        let Some(plan) = self.plans[slot].as_mut() else {
+            return false;
+        };
+        let leaves = TheirLeaves::Text(theirs, &self.walk.leaves);
+        apply(
+            plan,
+            side,
+            &ours,
+            &leaves,
+            &mut self.tallies,
+            id,
+            stats,
+            marks,
+        )
+    }
+
+    /// Anything else (per-CPU values, unusual text): bpftool's form parsed whole.
+    fn compare_tree(
+        &mut self,
+        entry: &DumpEntry<'_>,
+        text: &str,
+        sides: [Option<&TreeSide>; 2],
+        id: &EntryId<'_>,
+        stats: &mut Stats,
+        marks: &mut Marks,
+    ) -> bool {
+        let Ok(formatted) = serde_json::from_str::<Json>(text) else {
+            return false;
+        };
+        let mut compared_any = false;
+        for (side, bytes, theirs) in pairs(entry, &formatted, sides) {
+            let Some(Ok(ours)) = Some(side.tree.decode(bytes)) else {
+                continue;
+            };
+            compared_any |= self.compare_value(side, &ours, theirs, id, stats, marks);
+        }
+        compared_any
+    }
+
+    /// One key or value against bpftool's tree; true when some field could be compared.
     fn compare_value(
         &mut self,
-        side: &Side,
+        side: &TreeSide,
         ours: &Value,
         theirs: &Json,
         id: &EntryId<'_>,
         stats: &mut Stats,
         marks: &mut Marks,
     ) -> bool {
-        let role = side.role;
+        let mut tree = TreeLeaves::default();
+        tree.walk(theirs, "", "", 0);
+        let mut plan = self.plan(side.role, ours, &tree.paths, Vec::new());
+        let leaves = TheirLeaves::Tree(&tree.nodes);
+        apply(
+            &mut plan,
+            side,
+            ours,
+            &leaves,
+            &mut self.tallies,
+            id,
+            stats,
+            marks,
+        )
+    }
+
+    /// Matches our leaves with bpftool's by normalised path, noting the fields found
+    /// on one side only.
+    fn plan(&mut self, role: Role, ours: &Value, theirs: &[TheirPath], sig: Vec<u8>) -> Plan {
         let mut ours_flat = Vec::new();
         flatten_ours(ours, "", &mut ours_flat);
-        let mut theirs_flat = HashMap::new();
-        flatten_theirs(theirs, "", "", 0, &mut theirs_flat);
-        let mut used: HashSet<String> = HashSet::new();
-        let mut compared_any = false;
-        for (path, cmp) in &ours_flat {
-            let Some(norm) = normalize_path(path) else {
-                continue;
-            };
-            let Some((their_path, j)) = theirs_flat.get(&norm) else {
-                self.unmatched
-                    .insert(format!("{} `{path}` (ours)", role.name()));
-                continue;
-            };
-            used.insert(norm.clone());
-            // Elements of a byte array were matched as the array.
-            if let Cmp::Bytes(..) = cmp {
-                let elements = format!("{norm}[");
-                used.extend(
-                    theirs_flat
-                        .keys()
-                        .filter(|k| k.starts_with(&elements))
-                        .cloned(),
-                );
-            }
-            let Some(same) = cmp.same_as(j, side.order) else {
-                continue;
-            };
-            compared_any = true;
-            stats.compared_fields += 1;
-            *self.compared.entry((role, path.clone())).or_default() += 1;
-            if !same {
-                marks.add(Code::Disagrees);
-                let example = format!("{cmp} here, {j} in bpftool's");
-                self.disagree
-                    .entry((role, path.clone(), their_path.clone()))
-                    .or_default()
-                    .add_for(id, || Some(example));
-            }
+        // The last of bpftool's leaves with a normalised path is the one compared.
+        let mut by_norm: HashMap<&str, usize> = HashMap::new();
+        for (i, t) in theirs.iter().enumerate() {
+            by_norm.insert(&t.norm, i);
         }
-        self.unmatched_theirs(role, &theirs_flat, &used);
-        compared_any
+        let mut used: HashSet<&str> = HashSet::new();
+        let mut steps = Vec::with_capacity(ours_flat.len());
+        for (path, cmp) in &ours_flat {
+            let step = normalize_path(path).and_then(|norm| {
+                let Some((&norm, &i)) = by_norm.get_key_value(norm.as_str()) else {
+                    self.unmatched
+                        .insert(format!("{} `{path}` (ours)", role.name()));
+                    return None;
+                };
+                used.insert(norm);
+                // Elements of a byte array were matched as the array.
+                if let Cmp::Bytes(..) = cmp {
+                    let elements = format!("{norm}[");
+                    used.extend(by_norm.keys().filter(|k| k.starts_with(&elements)));
+                }
+                Some(Step {
+                    theirs: i,
+                    our_path: path.clone(),
+                    their_path: theirs[i].path.clone(),
+                    compared: self.tallies.compared_slot(role, path),
+                    disagree: None,
+                })
+            });
+            steps.push(step);
+        }
+        self.unmatched_theirs(role, theirs, &by_norm, &used);
+        Plan {
+            sig,
+            kinds: ours_flat.iter().map(|(_, c)| c.kind()).collect(),
+            steps,
+        }
     }
 
     /// bpftool's leaves that none of ours matched.
     fn unmatched_theirs(
         &mut self,
         role: Role,
-        theirs_flat: &HashMap<String, (String, Json)>,
-        used: &HashSet<String>,
+        theirs: &[TheirPath],
+        by_norm: &HashMap<&str, usize>,
+        used: &HashSet<&str>,
     ) {
-        for (norm, (their_path, j)) in theirs_flat {
-            if used.contains(norm) || j.is_object() || j.is_array() {
+        for (norm, &i) in by_norm {
+            let t = &theirs[i];
+            if used.contains(norm) || t.array {
                 continue;
             }
             // Elements of arrays we matched whole.
-            if their_path.ends_with(']') {
+            if t.path.ends_with(']') {
                 let base = &norm[..norm.rfind('[').unwrap_or(norm.len())];
                 if used.contains(base) {
                     continue;
                 }
             }
             self.unmatched
-                .insert(format!("{} `{their_path}` (bpftool's)", role.name()));
+                .insert(format!("{} `{}` (bpftool's)", role.name(), t.path));
         }
     }
 
@@ -147,9 +421,12 @@ impl Agreement {
     ) {
         let side_of = |role: Role| role.pick(sides[0], sides[1]);
         let mut found: Vec<(&Side, &String, &String, &Tally)> = self
-            .disagree
+            .tallies
+            .disagree_at
             .iter()
-            .filter_map(|((role, ours, theirs), t)| Some((side_of(*role)?, ours, theirs, t)))
+            .filter_map(|((role, ours, theirs), &i)| {
+                Some((side_of(*role)?, ours, theirs, self.tallies.disagree.get(i)?))
+            })
             .collect();
         found.sort_by_key(|(side, ours, ..)| (side.role, side.offsets.get(*ours).copied(), *ours));
         push_capped(
@@ -170,8 +447,10 @@ impl Agreement {
 
     fn finding(&self, side: &Side, ours: &str, theirs: &str, t: &Tally, place: &Place) -> Finding {
         let compared = self
-            .compared
+            .tallies
+            .compared_at
             .get(&(side.role, ours.to_string()))
+            .and_then(|&i| self.tallies.compared.get(i))
             .copied()
             .unwrap_or(0);
         let name = if ours == theirs {
@@ -208,8 +487,8 @@ impl Agreement {
 fn pairs<'e, 's, 'f>(
     entry: &DumpEntry<'e>,
     formatted: &'f Json,
-    [key, value]: [Option<&'s Side>; 2],
-) -> Vec<(&'s Side, &'e [u8], &'f Json)> {
+    [key, value]: [Option<&'s TreeSide>; 2],
+) -> Vec<(&'s TreeSide, &'e [u8], &'f Json)> {
     let mut out = Vec::new();
     if let (Some(side), Some(k), Some(theirs)) = (key, entry.key(), formatted.get("key")) {
         out.push((side, k, theirs));
@@ -235,16 +514,68 @@ fn pairs<'e, 's, 'f>(
     out
 }
 
-/// A leaf value, in a form comparable with bpftool's JSON.
-#[derive(Clone, Debug)]
-enum Cmp {
-    Num { value: i128, bits: u16 },
-    Float(f64),
-    Enum { value: i128, name: Option<String> },
-    Bytes(Vec<u8>),
+/// Keys' plan, then values'.
+fn role_slot(role: Role) -> usize {
+    role.pick(0, 1)
 }
 
-impl std::fmt::Display for Cmp {
+/// Compares our leaves with bpftool's as `plan` pairs them; true when some field could
+/// be compared.
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    plan: &mut Plan,
+    side: &TreeSide,
+    ours: &Value,
+    theirs: &TheirLeaves<'_>,
+    tallies: &mut Tallies,
+    id: &EntryId<'_>,
+    stats: &mut Stats,
+    marks: &mut Marks,
+) -> bool {
+    let mut compared_any = false;
+    let mut steps = plan.steps.iter_mut();
+    for_each_leaf(ours, &mut |cmp| {
+        let Some(Some(step)) = steps.next() else {
+            return;
+        };
+        let Some(same) = theirs.same(step.theirs, &cmp, side.order) else {
+            return;
+        };
+        compared_any = true;
+        stats.compared_fields += 1;
+        if let Some(n) = tallies.compared.get_mut(step.compared) {
+            *n += 1;
+        }
+        if same {
+            return;
+        }
+        marks.add(Code::Disagrees);
+        let slot = *step.disagree.get_or_insert_with(|| {
+            tallies.disagree_slot(side.role, &step.our_path, &step.their_path)
+        });
+        if let Some(t) = tallies.disagree.get_mut(slot) {
+            let example = || {
+                Some(format!(
+                    "{cmp} here, {} in bpftool's",
+                    theirs.text(step.theirs)
+                ))
+            };
+            t.add_for(id, example);
+        }
+    });
+    compared_any
+}
+
+/// A leaf value, in a form comparable with bpftool's JSON.
+#[derive(Clone, Debug)]
+enum Cmp<'v> {
+    Num { value: i128, bits: u16 },
+    Float(f64),
+    Enum { value: i128, name: Option<&'v str> },
+    Bytes(&'v [u8]),
+}
+
+impl std::fmt::Display for Cmp<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Cmp::Num { value, .. } => write!(f, "{value}"),
@@ -265,10 +596,10 @@ fn parse_hex(s: &str) -> Option<u128> {
     u128::from_str_radix(s.strip_prefix("0x")?, 16).ok()
 }
 
-fn json_int(j: &Json) -> Option<i128> {
-    j.as_i64()
+fn json_int(n: &serde_json::Number) -> Option<i128> {
+    n.as_i64()
         .map(i128::from)
-        .or_else(|| j.as_u64().map(i128::from))
+        .or_else(|| n.as_u64().map(i128::from))
 }
 
 fn low_bits(v: i128, bits: u16) -> u128 {
@@ -280,54 +611,65 @@ fn low_bits(v: i128, bits: u16) -> u128 {
     }
 }
 
-impl Cmp {
+impl Cmp<'_> {
+    /// What a plan checks our leaves by: the same kinds, the same pairing.
+    fn kind(&self) -> u8 {
+        match self {
+            Cmp::Num { .. } => 0,
+            Cmp::Float(_) => 1,
+            Cmp::Enum { .. } => 2,
+            Cmp::Bytes(_) => 3,
+        }
+    }
+
     /// `None` when the two cannot be compared (an enum name against a plain integer).
-    fn same_as(&self, j: &Json, order: ByteOrder) -> Option<bool> {
+    fn same_as(&self, j: Their<'_>, order: ByteOrder) -> Option<bool> {
         match (self, j) {
-            (Cmp::Num { value, .. }, Json::Number(_)) => match json_int(j) {
+            (Cmp::Num { value, .. }, Their::Number(n)) => match json_int(n) {
                 Some(n) => Some(n == *value),
-                None => j.as_f64().map(|x| x == *value as f64),
+                None => n.as_f64().map(|x| x == *value as f64),
             },
-            (Cmp::Num { value, bits }, Json::String(s)) => {
+            (Cmp::Num { value, bits }, Their::Str(s)) => {
                 parse_hex(s).map(|h| h == low_bits(*value, *bits))
             }
-            (Cmp::Num { value, .. }, Json::Bool(b)) => Some(*value == i128::from(*b)),
-            (Cmp::Float(x), Json::Number(_)) => {
-                j.as_f64().map(|y| y == *x || (x.is_nan() && y.is_nan()))
+            (Cmp::Num { value, .. }, Their::Bool(b)) => Some(*value == i128::from(b)),
+            (Cmp::Float(x), Their::Number(n)) => {
+                n.as_f64().map(|y| y == *x || (x.is_nan() && y.is_nan()))
             }
-            (Cmp::Enum { value, name }, Json::String(s)) => match parse_hex(s) {
+            (Cmp::Enum { value, name }, Their::Str(s)) => match parse_hex(s) {
                 Some(h) => Some(h == *value as u128 || low_bits(*value, 64) == h),
-                None => Some(name.as_deref() == Some(s.as_str())),
+                None => Some(*name == Some(s)),
             },
-            (Cmp::Enum { value, .. }, Json::Number(_)) => json_int(j).map(|n| {
+            (Cmp::Enum { value, .. }, Their::Number(n)) => json_int(n).map(|n| {
                 n == *value
                     || (n < 0 && low_bits(n, 32) == *value as u128)
                     || low_bits(n, 64) == *value as u128
             }),
-            (Cmp::Bytes(b), Json::String(s)) => {
+            (Cmp::Bytes(b), Their::Str(s)) => {
                 let n = b.iter().position(|&c| c == 0).unwrap_or(b.len());
                 Some(&b[..n] == s.as_bytes())
             }
-            (Cmp::Bytes(b), Json::Array(items)) => Some(
+            (Cmp::Bytes(b), Their::Array(items)) => Some(
                 items.len() == b.len()
-                    && items
-                        .iter()
-                        .zip(b)
-                        .all(|(x, y)| json_int(x).is_some_and(|n| n as u8 == *y)),
+                    && items.iter().zip(b.iter()).all(|(x, y)| {
+                        x.as_number()
+                            .and_then(json_int)
+                            .is_some_and(|n| n as u8 == *y)
+                    }),
             ),
             // A byte array standing in for an integer (Go `[8]byte` for a `__u64`).
-            (Cmp::Bytes(b), Json::Number(_)) if b.len() <= 16 => {
+            (Cmp::Bytes(b), Their::Number(n)) if b.len() <= 16 => {
                 let v = uint_from_bytes(b, order);
-                json_int(j).map(|n| low_bits(n, b.len() as u16 * 8) == v)
+                json_int(n).map(|n| low_bits(n, b.len() as u16 * 8) == v)
             }
             _ => None,
         }
     }
 }
 
-/// Our leaves with the paths `TypeTable::leaves` gives them.
-fn flatten_ours(v: &Value, path: &str, out: &mut Vec<(String, Cmp)>) {
-    let leaf = match v {
+/// Our leaf of `v`, if it is one that is compared.
+fn leaf_of(v: &Value) -> Option<Cmp<'_>> {
+    Some(match v {
         Value::Int { value, bits, .. } => Cmp::Num {
             value: *value,
             bits: *bits,
@@ -339,14 +681,35 @@ fn flatten_ours(v: &Value, path: &str, out: &mut Vec<(String, Cmp)>) {
         Value::Float { value, .. } => Cmp::Float(*value),
         Value::Enum { value, name, .. } => Cmp::Enum {
             value: *value,
-            name: name.as_deref().map(str::to_string),
+            name: name.as_deref(),
         },
-        Value::Str { bytes, .. } | Value::Bytes { bytes, .. } => Cmp::Bytes(bytes.to_vec()),
+        Value::Str { bytes, .. } | Value::Bytes { bytes, .. } => Cmp::Bytes(bytes),
         Value::Pointer(p) => Cmp::Num {
             value: i128::from(*p),
             bits: 64,
         },
-        Value::Complex { .. } | Value::Opaque { .. } => return,
+        _ => return None,
+    })
+}
+
+/// Our leaves in order, without their paths (see [`flatten_ours`]).
+fn for_each_leaf<'v>(v: &'v Value, f: &mut impl FnMut(Cmp<'v>)) {
+    match v {
+        Value::Struct(fields) | Value::Union(fields) => {
+            fields.iter().for_each(|x| for_each_leaf(&x.value, f));
+        }
+        Value::Array(items) => items.iter().for_each(|x| for_each_leaf(x, f)),
+        _ => {
+            if let Some(c) = leaf_of(v) {
+                f(c);
+            }
+        }
+    }
+}
+
+/// Our leaves with the paths `TypeTable::leaves` gives them.
+fn flatten_ours<'v>(v: &'v Value, path: &str, out: &mut Vec<(String, Cmp<'v>)>) {
+    match v {
         Value::Struct(fields) | Value::Union(fields) => {
             for f in fields {
                 let p = if f.inline {
@@ -356,45 +719,59 @@ fn flatten_ours(v: &Value, path: &str, out: &mut Vec<(String, Cmp)>) {
                 };
                 flatten_ours(&f.value, &p, out);
             }
-            return;
         }
         Value::Array(items) => {
             for (i, x) in items.iter().enumerate() {
                 flatten_ours(x, &format!("{path}[{i}]"), out);
             }
-            return;
-        }
-    };
-    out.push((path.to_string(), leaf));
-}
-
-/// bpftool's leaves (and arrays, which may be byte arrays) by normalised path.
-fn flatten_theirs(
-    j: &Json,
-    path: &str,
-    norm: &str,
-    depth: u32,
-    out: &mut HashMap<String, (String, Json)>,
-) {
-    if depth > 64 || out.len() > crate::decode::MAX_VALUES {
-        return;
-    }
-    match j {
-        Json::Object(m) => {
-            for (k, v) in m {
-                let p = join_path(path, k);
-                flatten_theirs(v, &p, &join_path(norm, &fold_name(k)), depth + 1, out);
-            }
-        }
-        Json::Array(items) => {
-            out.insert(norm.to_string(), (path.to_string(), j.clone()));
-            for (i, x) in items.iter().enumerate() {
-                let (p, n) = (format!("{path}[{i}]"), format!("{norm}[{i}]"));
-                flatten_theirs(x, &p, &n, depth + 1, out);
-            }
         }
         _ => {
-            out.insert(norm.to_string(), (path.to_string(), j.clone()));
+            if let Some(c) = leaf_of(v) {
+                out.push((path.to_string(), c));
+            }
         }
+    }
+}
+
+/// bpftool's leaves (and arrays, which may be byte arrays) in order, with their paths.
+#[derive(Default)]
+struct TreeLeaves<'j> {
+    paths: Vec<TheirPath>,
+    nodes: Vec<&'j Json>,
+    /// Normalised paths seen: the walk stops past [`crate::decode::MAX_VALUES`] of them.
+    norms: HashSet<String>,
+}
+
+impl<'j> TreeLeaves<'j> {
+    fn walk(&mut self, j: &'j Json, path: &str, norm: &str, depth: u32) {
+        if depth > 64 || self.norms.len() > crate::decode::MAX_VALUES {
+            return;
+        }
+        match j {
+            Json::Object(m) => {
+                for (k, v) in m {
+                    let p = join_path(path, k);
+                    self.walk(v, &p, &join_path(norm, &fold_name(k)), depth + 1);
+                }
+            }
+            Json::Array(items) => {
+                self.leaf(j, path, norm, true);
+                for (i, x) in items.iter().enumerate() {
+                    let (p, n) = (format!("{path}[{i}]"), format!("{norm}[{i}]"));
+                    self.walk(x, &p, &n, depth + 1);
+                }
+            }
+            _ => self.leaf(j, path, norm, false),
+        }
+    }
+
+    fn leaf(&mut self, j: &'j Json, path: &str, norm: &str, array: bool) {
+        self.norms.insert(norm.to_string());
+        self.paths.push(TheirPath {
+            path: path.to_string(),
+            norm: norm.to_string(),
+            array,
+        });
+        self.nodes.push(j);
     }
 }

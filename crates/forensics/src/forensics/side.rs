@@ -3,8 +3,6 @@
 
 use std::collections::HashMap;
 
-use mapsleuth_layout::ByteOrder;
-
 use super::enums::EnumCheck;
 use super::fields::FieldStats;
 use super::padding::Padding;
@@ -12,7 +10,7 @@ use super::sizes::Sizes;
 use super::strings::StrCheck;
 use super::tally::EntryId;
 use super::{Marks, TypeRef};
-use crate::decode::{DecodeError, Decoder, FlatDecoder};
+use crate::decode::{DecodeError, FlatDecoder};
 
 /// Keys sort before values in findings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -43,10 +41,7 @@ pub(super) struct Side {
     pub role: Role,
     pub type_name: String,
     pub size: u64,
-    pub order: ByteOrder,
     pub flat: FlatDecoder,
-    /// For the comparison with bpftool's decoding (D018).
-    pub tree: Option<Decoder>,
     /// Byte-level checks run only on types small enough to hold masks for.
     pub byte_checks: bool,
     /// Leaf path → byte offset, for locations.
@@ -72,8 +67,6 @@ impl Side {
             role,
             type_name: flat.type_name().to_string(),
             size,
-            order,
-            tree: Decoder::new(t.table, t.id).ok(),
             byte_checks,
             offsets,
             sizes: Sizes::default(),
