@@ -12,12 +12,8 @@
 )]
 
 use std::path::PathBuf;
-use std::time::{Duration, UNIX_EPOCH};
 
 use mapsleuth_btf::{discover_maps, Btf, BtfBytes, MapDef};
-use mapsleuth_dump::capture_file::{
-    ByteOrder, CaptureHost, CaptureWriter, MapHeader, ReadMethod, ReadStats, ValueKind,
-};
 use mapsleuth_dump::{
     parse_bpftool_map_show, read_bytes, read_file, Dump, DumpFormat, DumpReadOptions,
 };
@@ -83,61 +79,12 @@ fn dump(file: &str) -> Dump {
 }
 
 /// A capture file holding the entries of a `-j` dump of `flows` (as `mapsleuth capture`
-/// would have read them), read back as a dump.
+/// would have read them, without BTF), read back as a dump.
 fn capture_of(file: &str) -> Dump {
     let src = dump(file);
-    let mut records = Vec::new();
-    for e in src.entries() {
-        records.extend_from_slice(e.key().unwrap());
-        records.extend_from_slice(e.value().unwrap());
-    }
-    let source = CaptureHost {
-        hostname: "h".into(),
-        kernel_release: "6.18.0".into(),
-        kernel_version: String::new(),
-        machine: "x86_64".into(),
-        byte_order: ByteOrder::Little,
-        possible_cpus: 2,
-        tool: "test".into(),
-    };
-    let mut w = CaptureWriter::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000), source);
-    w.add_map(
-        MapHeader {
-            id: 116,
-            map_type: 1,
-            type_name: "hash".into(),
-            name: "flows".into(),
-            key_size: 16,
-            value_size: 32,
-            max_entries: 1024,
-            map_flags: 0,
-            map_extra: 0,
-            ifindex: 0,
-            btf_id: 0,
-            btf_key_type_id: 0,
-            btf_value_type_id: 0,
-            btf_vmlinux_value_type_id: 0,
-            btf_index: None,
-            pinned_path: None,
-            per_cpu: false,
-            values_per_entry: 1,
-            value_kind: ValueKind::Data,
-            record_size: 48,
-            entry_count: src.len() as u64,
-            read: ReadStats {
-                method: ReadMethod::Batch,
-                started_at: "x".into(),
-                finished_at: "y".into(),
-                vanished_keys: 0,
-                revisits: 0,
-                complete: true,
-            },
-        },
-        records,
-    )
-    .unwrap();
+    let bytes = mapsleuth_testkit::flows_capture_bytes_without_btf(file, "h", 1_700_000_000);
     let mut d = read_bytes(
-        &w.to_bytes(),
+        &bytes,
         &format!("{file}.mscap"),
         &DumpReadOptions::default(),
     )

@@ -22,6 +22,15 @@ pub fn corpus(path: &str) -> PathBuf {
 /// `mapsleuth capture` would have read them), with the BTF of corpus/bpf/maps.bpf.o,
 /// taken at `secs` after the epoch on `host`.
 pub fn flows_capture_bytes(dump: &str, host: &str, secs: u64) -> Vec<u8> {
+    flows_capture(dump, host, secs, true)
+}
+
+/// [`flows_capture_bytes`] of a map without BTF: the capture holds no types.
+pub fn flows_capture_bytes_without_btf(dump: &str, host: &str, secs: u64) -> Vec<u8> {
+    flows_capture(dump, host, secs, false)
+}
+
+fn flows_capture(dump: &str, host: &str, secs: u64, with_btf: bool) -> Vec<u8> {
     let bytes = mapsleuth_btf::BtfBytes::read(&format!("{CORPUS}/bpf/maps.bpf.o")).unwrap();
     let btf = mapsleuth_btf::Btf::parse(&bytes.data).unwrap();
     let key = btf.find_type("struct flow_key").unwrap();
@@ -46,7 +55,8 @@ pub fn flows_capture_bytes(dump: &str, host: &str, secs: u64) -> Vec<u8> {
         tool: "test".into(),
     };
     let mut w = CaptureWriter::new(UNIX_EPOCH + Duration::from_secs(secs), source);
-    let blob = w.add_btf(bytes.data.clone(), Some(67), None, false);
+    let blob = with_btf.then(|| w.add_btf(bytes.data.clone(), Some(67), None, false));
+    let typed = |id: u32| if with_btf { id } else { 0 };
     w.add_map(
         MapHeader {
             id: 116,
@@ -59,11 +69,11 @@ pub fn flows_capture_bytes(dump: &str, host: &str, secs: u64) -> Vec<u8> {
             map_flags: 0,
             map_extra: 0,
             ifindex: 0,
-            btf_id: 67,
-            btf_key_type_id: key,
-            btf_value_type_id: value,
+            btf_id: typed(67),
+            btf_key_type_id: typed(key),
+            btf_value_type_id: typed(value),
             btf_vmlinux_value_type_id: 0,
-            btf_index: Some(blob),
+            btf_index: blob,
             pinned_path: None,
             per_cpu: false,
             values_per_entry: 1,
