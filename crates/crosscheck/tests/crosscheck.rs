@@ -261,7 +261,9 @@ fn every_binary_of_the_go_corpus() {
             .chain(arch_cases)
             .copied()
             .collect();
-        for (c, case) in check_binary(&path, object, &cases).iter().zip(&cases) {
+        let checked_cases = check_binary(&path, object, &cases);
+        assert_eq!(checked_cases.len(), cases.len(), "{path}");
+        for (c, case) in checked_cases.iter().zip(&cases) {
             assert_case(c, case.2);
             checked += 1;
         }

@@ -110,6 +110,7 @@ fn every_oracle_struct_matches_the_dwarf_layout() {
         let (table, ids) = bin
             .table_for(&names)
             .unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(ids.len(), types.len(), "{file}: one id per oracle type");
         for (t, &id) in types.iter().zip(&ids) {
             let name = t["type"].as_str().unwrap();
             let mut missing = Vec::new();
