@@ -75,7 +75,7 @@ enum Command {
     #[command(after_help = cmd::gate::CHECK_HELP)]
     Check(cmd::gate::CheckArgs),
     /// The ABI lockfile (mapsleuth.lock): `lock write` records every map's key and value
-    /// layout on both sides; `lock check` fails on an incompatible change since.
+    /// layout on both sides; `lock check` fails on an incompatible change since it was written.
     #[command(subcommand)]
     Lock(cmd::gate::LockCommand),
     /// Compare two dumps of one map: entries added, removed and changed, fields decoded.
