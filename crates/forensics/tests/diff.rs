@@ -132,6 +132,7 @@ fn capture_of(file: &str) -> Dump {
                 revisits: 0,
                 complete: true,
             },
+            ring: None,
         },
         records,
     )

@@ -78,6 +78,7 @@ pub fn flows_capture_bytes(dump: &str, host: &str, secs: u64) -> Vec<u8> {
                 revisits: 0,
                 complete: true,
             },
+            ring: None,
         },
         records,
     )

@@ -170,7 +170,7 @@ fn list(out: &mut Out) -> anyhow::Result<i32> {
         .into_iter()
         .map(|m| {
             let not_iterable = match m.readability() {
-                Readability::Iterable { .. } => None,
+                Readability::Iterable { .. } | Readability::Ring => None,
                 Readability::NotIterable(why) => Some(why.to_string()),
             };
             MapRow {
