@@ -57,7 +57,11 @@ pub mod testing {
         btf_load, map_create, prog_load, prog_test_run, ConsumerPage, MapSpec,
     };
     pub use crate::sys::{page_size, MapFd, RingMmap};
+    pub use crate::test_prog::{pattern, ring_writer, Op, PATTERN_LEN, SOCKET_FILTER};
 }
+
+#[cfg(all(target_os = "linux", any(test, feature = "test-util")))]
+mod test_prog;
 
 #[cfg(all(test, target_os = "linux"))]
 mod ring_tests;

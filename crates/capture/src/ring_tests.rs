@@ -14,82 +14,15 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use crate::capture_file::{Capture, ReadMethod};
 use crate::testing::{
-    map_create, page_size, prog_load, prog_test_run, ConsumerPage, MapFd, MapSpec, RingMmap,
+    map_create, page_size, pattern, prog_load, prog_test_run, ring_writer, ConsumerPage, MapFd,
+    MapSpec, Op, RingMmap, SOCKET_FILTER,
 };
 use crate::tests::{bpf_ok, capture_bytes};
 use crate::{CaptureOptions, Selector};
 
 const RINGBUF: u32 = 27;
-const SOCKET_FILTER: u32 = 1;
 const BUSY_BIT: u32 = 1 << 31;
 const DISCARD_BIT: u32 = 1 << 30;
-
-/// One `struct bpf_insn` as a little-endian u64.
-fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> u64 {
-    u64::from(code)
-        | u64::from(dst & 0xf) << 8
-        | u64::from(src & 0xf) << 12
-        | u64::from(off as u16) << 16
-        | u64::from(imm as u32) << 32
-}
-
-/// `ld_imm64 dst, value` (src 1: `value` is a map fd).
-fn ld_imm64(out: &mut Vec<u64>, dst: u8, src: u8, value: u64) {
-    out.push(insn(0x18, dst, src, 0, value as u32 as i32));
-    out.push(insn(0, 0, 0, 0, (value >> 32) as u32 as i32));
-}
-
-/// What the program does, in order, on every run.
-#[derive(Clone, Copy)]
-enum Op {
-    /// bpf_ringbuf_output(map, stack pattern + off, len, 0)
-    Output { off: usize, len: usize },
-    /// bpf_ringbuf_reserve(map, len, 0) then bpf_ringbuf_discard.
-    Discard { len: usize },
-}
-
-const PATTERN_LEN: usize = 64;
-
-fn pattern() -> Vec<u8> {
-    (0..PATTERN_LEN as u8)
-        .map(|i| i.wrapping_mul(37) ^ 0xa5)
-        .collect()
-}
-
-/// A socket filter that writes `ops` into the ring buffer `map_fd` and returns 0.
-fn program(map_fd: i32, ops: &[Op]) -> Vec<u64> {
-    let pat = pattern();
-    let mut p = Vec::new();
-    for (k, chunk) in pat.chunks(8).enumerate() {
-        ld_imm64(&mut p, 1, 0, u64::from_le_bytes(chunk.try_into().unwrap()));
-        // *(u64 *)(r10 - 64 + 8k) = r1
-        p.push(insn(0x7b, 10, 1, -64 + 8 * k as i16, 0));
-    }
-    for op in ops {
-        ld_imm64(&mut p, 1, 1, map_fd as u32 as u64);
-        match *op {
-            Op::Output { off, len } => {
-                p.push(insn(0xbf, 2, 10, 0, 0)); // r2 = r10
-                p.push(insn(0x07, 2, 0, 0, -64 + off as i32)); // r2 += off - 64
-                p.push(insn(0xb7, 3, 0, 0, len as i32)); // r3 = len
-                p.push(insn(0xb7, 4, 0, 0, 0)); // r4 = 0
-                p.push(insn(0x85, 0, 0, 0, 130)); // call bpf_ringbuf_output
-            }
-            Op::Discard { len } => {
-                p.push(insn(0xb7, 2, 0, 0, len as i32)); // r2 = len
-                p.push(insn(0xb7, 3, 0, 0, 0)); // r3 = 0
-                p.push(insn(0x85, 0, 0, 0, 131)); // call bpf_ringbuf_reserve
-                p.push(insn(0x15, 0, 0, 3, 0)); // if r0 == 0 goto +3
-                p.push(insn(0xbf, 1, 0, 0, 0)); // r1 = r0
-                p.push(insn(0xb7, 2, 0, 0, 0)); // r2 = 0
-                p.push(insn(0x85, 0, 0, 0, 133)); // call bpf_ringbuf_discard
-            }
-        }
-    }
-    p.push(insn(0xb7, 0, 0, 0, 0)); // r0 = 0
-    p.push(insn(0x95, 0, 0, 0, 0)); // exit
-    p
-}
 
 /// The records (bytes) one run of `ops` leaves, and the bytes it occupies in the ring.
 fn expected_run(ops: &[Op]) -> (Vec<Vec<u8>>, u64) {
@@ -135,7 +68,7 @@ impl LiveRing {
             ..MapSpec::default()
         };
         let map = MapFd::new(map_create(&spec, None, None).unwrap()).unwrap();
-        let insns = program(map.as_fd().as_raw_fd(), &OPS);
+        let insns = ring_writer(map.as_fd().as_raw_fd(), &OPS);
         let prog = prog_load(SOCKET_FILTER, &insns)
             .unwrap_or_else(|(e, log)| panic!("BPF_PROG_LOAD: {e}\n{log}"));
         LiveRing { map, prog, size }
