@@ -41,7 +41,9 @@ pub fn ring_writer(map_fd: i32, ops: &[Op]) -> Vec<u64> {
     let pat = pattern();
     let mut p = Vec::new();
     for (k, chunk) in pat.chunks(8).enumerate() {
-        ld_imm64(&mut p, 1, 0, u64::from_le_bytes(chunk.try_into().unwrap()));
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        ld_imm64(&mut p, 1, 0, u64::from_le_bytes(word));
         // *(u64 *)(r10 - 64 + 8k) = r1
         p.push(insn(0x7b, 10, 1, -64 + 8 * k as i16, 0));
     }
