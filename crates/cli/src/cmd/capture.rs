@@ -401,6 +401,7 @@ fn method_name(m: ReadMethod) -> &'static str {
     match m {
         ReadMethod::Batch => "batch",
         ReadMethod::NextKey => "next_key",
+        ReadMethod::Mmap => "mmap",
     }
 }
 
