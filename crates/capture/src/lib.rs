@@ -29,6 +29,8 @@ mod map;
 #[cfg(target_os = "linux")]
 mod read;
 #[cfg(target_os = "linux")]
+mod ring;
+#[cfg(target_os = "linux")]
 mod snapshot;
 #[cfg(target_os = "linux")]
 mod sys;
@@ -42,6 +44,8 @@ pub use map::{
 #[cfg(target_os = "linux")]
 pub use read::{MapEntries, ReadOptions};
 #[cfg(target_os = "linux")]
+pub use ring::RingRecords;
+#[cfg(target_os = "linux")]
 pub use snapshot::{
     capture, capture_to_file, source, CaptureOptions, CaptureSummary, Progress, Selector,
 };
@@ -49,10 +53,18 @@ pub use snapshot::{
 /// Creating and filling real maps, for tests, examples and benchmarks.
 #[cfg(all(target_os = "linux", any(test, feature = "test-util")))]
 pub mod testing {
-    pub use crate::sys::testing::{btf_load, map_create, MapSpec};
-    pub use crate::sys::MapFd;
+    pub use crate::sys::testing::{
+        btf_load, map_create, prog_load, prog_test_run, ConsumerPage, MapSpec,
+    };
+    pub use crate::sys::{page_size, MapFd, RingMmap};
+    pub use crate::test_prog::{pattern, ring_writer, Op, PATTERN_LEN, SOCKET_FILTER};
 }
 
+#[cfg(all(target_os = "linux", any(test, feature = "test-util")))]
+mod test_prog;
+
+#[cfg(all(test, target_os = "linux"))]
+mod ring_tests;
 #[cfg(all(test, target_os = "linux"))]
 mod tests;
 

@@ -22,6 +22,9 @@ pub enum Readability {
         per_cpu: bool,
         value_kind: ValueKind,
     },
+    /// A ring buffer: its unread records are read through a read-only mmap, without
+    /// consuming them.
+    Ring,
     /// Not iterable, and why.
     NotIterable(&'static str),
 }
@@ -40,6 +43,7 @@ impl MapType {
     pub const QUEUE: MapType = MapType(22);
     pub const STACK: MapType = MapType(23);
     pub const RINGBUF: MapType = MapType(27);
+    pub const USER_RINGBUF: MapType = MapType(31);
     pub const BLOOM_FILTER: MapType = MapType(30);
 
     /// bpftool's name for the type, or `type N` for types this build does not know.
@@ -53,6 +57,9 @@ impl MapType {
     /// From the one map type table (`mapsleuth_layout::MAP_TYPES`).
     pub fn readability(self) -> Readability {
         use mapsleuth_layout::MapValues;
+        if self == MapType::RINGBUF || self == MapType::USER_RINGBUF {
+            return Readability::Ring;
+        }
         let Some(t) = mapsleuth_layout::map_type(self.0) else {
             return Readability::NotIterable("this build of mapsleuth does not know this map type");
         };
@@ -131,11 +138,23 @@ impl MapInfo {
         }
     }
 
-    /// `NotIterable` error for this map, if it is not iterable.
+    /// `NotIterable` error for this map, if it is not iterable by key (ring buffers
+    /// are not: they are read by [`Map::read_ring`]).
     pub fn check_iterable(&self) -> Result<(), CaptureError> {
         match self.readability() {
             Readability::Iterable { .. } => Ok(()),
+            Readability::Ring => Err(self.not_iterable(
+                "it is a ring buffer: its records are read through mmap, not by key",
+            )),
             Readability::NotIterable(reason) => Err(self.not_iterable(reason)),
+        }
+    }
+
+    /// `NotIterable` error for this map, if `capture` cannot read it at all.
+    pub fn check_capturable(&self) -> Result<(), CaptureError> {
+        match self.readability() {
+            Readability::NotIterable(reason) => Err(self.not_iterable(reason)),
+            Readability::Iterable { .. } | Readability::Ring => Ok(()),
         }
     }
 

@@ -6,11 +6,12 @@ use std::time::SystemTime;
 
 use crate::capture_file::rfc3339_utc;
 use crate::capture_file::{
-    ByteOrder, CaptureHost, CaptureWriter, MapHeader, ReadStats, SkippedMap,
+    ByteOrder, CaptureHost, CaptureWriter, MapHeader, ReadMethod, ReadStats, SkippedMap, ValueKind,
 };
 use crate::error::CaptureError;
 use crate::map::{map_ids, read_btf, read_vmlinux_btf, Map, MapInfo, Readability};
-use crate::read::ReadOptions;
+use crate::read::{MapEntries, ReadOptions};
+use crate::ring::RingRecords;
 
 /// Which maps to capture.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -138,7 +139,7 @@ fn open_selected(
     }
     for (m, explicit) in &maps {
         if *explicit {
-            m.info().check_iterable()?;
+            m.info().check_capturable()?;
         }
     }
     Ok(maps)
@@ -166,41 +167,15 @@ pub fn capture(
     let total = maps.len();
     for (index, (map, explicit)) in maps.iter().enumerate() {
         let info = map.info();
-        let (per_cpu, value_kind) = match info.readability() {
-            Readability::Iterable {
-                per_cpu,
-                value_kind,
-            } => (per_cpu, value_kind),
-            Readability::NotIterable(reason) => return Err(info.not_iterable(reason)),
-        };
+        info.check_capturable()?;
         progress(Progress::MapStarted { index, total, info });
         let btf = if opts.with_btf && info.btf_id != 0 {
-            match btf_index.get(&info.btf_id) {
-                Some(&i) => Some(i),
-                None => {
-                    let b = read_btf(info.btf_id)?;
-                    let i = writer.add_btf(
-                        b.data,
-                        Some(b.id),
-                        Some(b.name).filter(|n| !n.is_empty()),
-                        b.kernel,
-                    );
-                    btf_index.insert(info.btf_id, i);
-                    Some(i)
-                }
-            }
+            Some(btf_blob_index(&mut writer, &mut btf_index, info.btf_id)?)
         } else {
             None
         };
-        let max_entries = info.max_entries;
-        let entries = match map.read_entries(&opts.read, &mut |read| {
-            progress(Progress::Entries {
-                index,
-                read,
-                max_entries,
-            })
-        }) {
-            Ok(entries) => entries,
+        let content = match read_map(map, opts, index, progress) {
+            Ok(content) => content,
             // With `All`, one unreadable map does not spoil the others.
             Err(e) if !explicit && !e.is_permission_denied() => {
                 let reason = e.to_string();
@@ -218,45 +193,146 @@ pub fn capture(
             }
             Err(e) => return Err(e),
         };
+        let (header, block) = map_header(map, btf, content);
         progress(Progress::MapDone {
             index,
-            entries: entries.count,
+            entries: header.entry_count,
         });
-        let header = MapHeader {
-            id: info.id,
-            map_type: info.map_type.0,
-            type_name: info.type_name.clone(),
-            name: info.name.clone(),
-            key_size: info.key_size,
-            value_size: info.value_size,
-            max_entries: info.max_entries,
-            map_flags: info.map_flags,
-            map_extra: info.map_extra,
-            ifindex: info.ifindex,
-            btf_id: info.btf_id,
-            btf_key_type_id: info.btf_key_type_id,
-            btf_value_type_id: info.btf_value_type_id,
-            btf_vmlinux_value_type_id: info.btf_vmlinux_value_type_id,
-            btf_index: btf,
-            pinned_path: map.pinned_path().map(|p| p.to_string_lossy().into_owned()),
+        writer.add_map(header, block)?;
+    }
+    writer.set_finished(SystemTime::now());
+    Ok(writer)
+}
+
+/// The index of BTF object `btf_id`'s blob in the capture, read and added once.
+fn btf_blob_index(
+    writer: &mut CaptureWriter,
+    btf_index: &mut HashMap<u32, u32>,
+    btf_id: u32,
+) -> Result<u32, CaptureError> {
+    if let Some(&i) = btf_index.get(&btf_id) {
+        return Ok(i);
+    }
+    let b = read_btf(btf_id)?;
+    let i = writer.add_btf(
+        b.data,
+        Some(b.id),
+        Some(b.name).filter(|n| !n.is_empty()),
+        b.kernel,
+    );
+    btf_index.insert(btf_id, i);
+    Ok(i)
+}
+
+/// What was read of one map.
+enum MapContent {
+    Entries {
+        entries: MapEntries,
+        per_cpu: bool,
+        value_kind: ValueKind,
+    },
+    Ring(RingRecords),
+}
+
+fn read_map(
+    map: &Map,
+    opts: &CaptureOptions,
+    index: usize,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<MapContent, CaptureError> {
+    let info = map.info();
+    let max_entries = info.max_entries;
+    match info.readability() {
+        Readability::Iterable {
             per_cpu,
-            values_per_entry: entries.values_per_entry,
             value_kind,
-            record_size: entries.record_size as u64,
-            entry_count: entries.count,
-            read: ReadStats {
+        } => {
+            let entries = map.read_entries(&opts.read, &mut |read| {
+                progress(Progress::Entries {
+                    index,
+                    read,
+                    max_entries,
+                })
+            })?;
+            Ok(MapContent::Entries {
+                entries,
+                per_cpu,
+                value_kind,
+            })
+        }
+        Readability::Ring => map.read_ring().map(MapContent::Ring),
+        Readability::NotIterable(reason) => Err(info.not_iterable(reason)),
+    }
+}
+
+/// The capture file's header for a map that was read, and its block.
+fn map_header(map: &Map, btf_index: Option<u32>, content: MapContent) -> (MapHeader, Vec<u8>) {
+    let info = map.info();
+    let mut header = MapHeader {
+        id: info.id,
+        map_type: info.map_type.0,
+        type_name: info.type_name.clone(),
+        name: info.name.clone(),
+        key_size: info.key_size,
+        value_size: info.value_size,
+        max_entries: info.max_entries,
+        map_flags: info.map_flags,
+        map_extra: info.map_extra,
+        ifindex: info.ifindex,
+        btf_id: info.btf_id,
+        btf_key_type_id: info.btf_key_type_id,
+        btf_value_type_id: info.btf_value_type_id,
+        btf_vmlinux_value_type_id: info.btf_vmlinux_value_type_id,
+        btf_index,
+        pinned_path: map.pinned_path().map(|p| p.to_string_lossy().into_owned()),
+        per_cpu: false,
+        values_per_entry: 1,
+        value_kind: ValueKind::Data,
+        record_size: u64::from(info.key_size) + u64::from(info.value_size),
+        entry_count: 0,
+        read: ReadStats {
+            method: ReadMethod::Mmap,
+            started_at: String::new(),
+            finished_at: String::new(),
+            vanished_keys: 0,
+            revisits: 0,
+            complete: true,
+        },
+        ring: None,
+    };
+    match content {
+        MapContent::Entries {
+            entries,
+            per_cpu,
+            value_kind,
+        } => {
+            header.per_cpu = per_cpu;
+            header.values_per_entry = entries.values_per_entry;
+            header.value_kind = value_kind;
+            header.record_size = entries.record_size as u64;
+            header.entry_count = entries.count;
+            header.read = ReadStats {
                 method: entries.method,
                 started_at: rfc3339_utc(entries.started),
                 finished_at: rfc3339_utc(entries.finished),
                 vanished_keys: entries.vanished_keys,
                 revisits: entries.revisits,
                 complete: entries.complete,
-            },
-        };
-        writer.add_map(header, entries.records)?;
+            };
+            (header, entries.records)
+        }
+        MapContent::Ring(ring) => {
+            header.entry_count = ring.count;
+            header.read.started_at = rfc3339_utc(ring.started);
+            header.read.finished_at = rfc3339_utc(ring.finished);
+            // Complete: every record up to the producer position was stored.
+            header.read.complete = ring.state.problem.is_none()
+                && ring.state.busy_at.is_none()
+                && ring.state.overwritten == 0;
+            header.ring = Some(ring.state);
+            (header, ring.block)
+        }
     }
-    writer.set_finished(SystemTime::now());
-    Ok(writer)
 }
 
 /// What [`capture_to_file`] wrote.

@@ -237,6 +237,20 @@ pub fn map_fd_by_id(id: u32) -> io::Result<OwnedFd> {
     fd_result(unsafe { bpf(BPF_MAP_GET_FD_BY_ID, &mut attr) })
 }
 
+/// `BPF_MAP_GET_FD_BY_ID` without `BPF_F_RDONLY`: only to `mmap` a ring buffer, which
+/// the kernel refuses on read-only fds (the VFS drops `VM_SHARED` from shared mappings
+/// of files not open for writing, and bpf maps mmap only shared). The mappings made
+/// through it ([`RingMmap`]) are `PROT_READ`.
+pub fn map_fd_by_id_for_mmap(id: u32) -> io::Result<OwnedFd> {
+    let mut attr = GetIdAttr {
+        id,
+        next_id: 0,
+        open_flags: 0,
+    };
+    // SAFETY: no pointers.
+    fd_result(unsafe { bpf(BPF_MAP_GET_FD_BY_ID, &mut attr) })
+}
+
 /// `BPF_BTF_GET_FD_BY_ID`.
 pub fn btf_fd_by_id(id: u32) -> io::Result<OwnedFd> {
     let mut attr = GetIdAttr {
@@ -501,6 +515,154 @@ impl AsFd for MapFd {
     }
 }
 
+/// A read-only `mmap` of a ring buffer map (`BPF_MAP_TYPE_RINGBUF`/`USER_RINGBUF`), in
+/// the kernel's layout: the consumer page at offset 0, then at offset `page_size` the
+/// producer page followed by the data area mapped twice (so a record that wraps is
+/// contiguous). Nothing here can write: both mappings are `PROT_READ` (the kernel
+/// refuses write mappings of the producer side anyway).
+///
+/// The kernel writes the mapped memory concurrently; every read goes through atomics
+/// (positions, record headers) or a raw byte copy, never through a Rust reference to
+/// the shared bytes.
+#[derive(Debug)]
+pub struct RingMmap {
+    consumer: *mut libc::c_void,
+    producer: *mut libc::c_void,
+    page: usize,
+    data_size: usize,
+}
+
+/// `mmap(NULL, len, prot, MAP_SHARED, fd, offset)`.
+fn map_shared(
+    fd: BorrowedFd<'_>,
+    len: usize,
+    prot: libc::c_int,
+    offset: usize,
+) -> io::Result<*mut libc::c_void> {
+    let offset =
+        libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: a fresh mapping chosen by the kernel (NULL hint) aliases no Rust memory.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            prot,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            offset,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(p)
+}
+
+/// The system page size.
+pub fn page_size() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(p).ok().filter(|&p| p > 0).unwrap_or(4096)
+}
+
+impl RingMmap {
+    /// Maps the ring of `fd` whose data area is `data_size` bytes (the map's
+    /// max_entries: the kernel only creates rings of a power-of-2 number of pages).
+    pub fn new(fd: BorrowedFd<'_>, data_size: usize) -> io::Result<Self> {
+        let page = page_size();
+        if !data_size.is_power_of_two() || !data_size.is_multiple_of(page) || data_size > 1 << 40 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a ring data size of {data_size} bytes is not a power-of-2 multiple of the page size {page}"),
+            ));
+        }
+        let consumer = map_shared(fd, page, libc::PROT_READ, 0)?;
+        let producer = match map_shared(fd, page + 2 * data_size, libc::PROT_READ, page) {
+            Ok(p) => p,
+            Err(e) => {
+                // SAFETY: `consumer` is our mapping of `page` bytes, unmapped once.
+                unsafe { libc::munmap(consumer, page) };
+                return Err(e);
+            }
+        };
+        Ok(RingMmap {
+            consumer,
+            producer,
+            page,
+            data_size,
+        })
+    }
+
+    pub fn data_size(&self) -> usize {
+        self.data_size
+    }
+
+    fn load_u64(p: *const libc::c_void) -> u64 {
+        // SAFETY: `p` is the page-aligned start of one of our live mappings; the kernel
+        // updates the position with release stores, so an atomic acquire load is the
+        // matching read.
+        unsafe { &*(p as *const std::sync::atomic::AtomicU64) }
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The consumer position (first byte not yet consumed).
+    pub fn consumer_pos(&self) -> u64 {
+        Self::load_u64(self.consumer)
+    }
+
+    /// The producer position (end of the reserved area).
+    pub fn producer_pos(&self) -> u64 {
+        Self::load_u64(self.producer)
+    }
+
+    /// The 8-byte record header at ring position `pos`: (length word with the busy and
+    /// discard bits, page offset word). `pos` is taken modulo the data size and rounded
+    /// down to 8 bytes, so the read is always inside the mapping.
+    pub fn header(&self, pos: u64) -> (u32, u32) {
+        let off = (pos as usize & (self.data_size - 1)) & !7;
+        // SAFETY: off + 8 <= data_size, inside the data area after the producer page;
+        // the address is 8-aligned (page-aligned base, 8-aligned offset).
+        let base = unsafe { (self.producer as *const u8).add(self.page + off) };
+        // SAFETY: as above; the kernel publishes the length with a release store.
+        let len = unsafe { &*(base as *const std::sync::atomic::AtomicU32) }
+            .load(std::sync::atomic::Ordering::Acquire);
+        // SAFETY: base + 4 is 4-aligned and inside the same header.
+        let pg = unsafe { &*(base.add(4) as *const std::sync::atomic::AtomicU32) }
+            .load(std::sync::atomic::Ordering::Relaxed);
+        (len, pg)
+    }
+
+    /// Appends `len` bytes starting at ring position `pos` to `out`; `None` when
+    /// `len` exceeds the data size (the double mapping makes any `len <= data_size`
+    /// contiguous from any start).
+    pub fn copy(&self, pos: u64, len: usize, out: &mut Vec<u8>) -> Option<()> {
+        if len > self.data_size {
+            return None;
+        }
+        let off = pos as usize & (self.data_size - 1);
+        out.reserve(len);
+        // SAFETY: off < data_size and len <= data_size, so [off, off + len) is inside
+        // the doubly mapped data area of 2 × data_size bytes; `out` has `len` spare
+        // bytes after reserve, and the two regions cannot overlap (one is our mmap).
+        unsafe {
+            let src = (self.producer as *const u8).add(self.page + off);
+            std::ptr::copy_nonoverlapping(src, out.as_mut_ptr().add(out.len()), len);
+            out.set_len(out.len() + len);
+        }
+        Some(())
+    }
+}
+
+impl Drop for RingMmap {
+    fn drop(&mut self) {
+        // SAFETY: both are our own mappings of exactly these lengths, unmapped once.
+        unsafe {
+            libc::munmap(self.consumer, self.page);
+            libc::munmap(self.producer, self.page + 2 * self.data_size);
+        }
+    }
+}
+
 /// `uname(2)`: (nodename, release, version, machine).
 pub fn uname() -> io::Result<(String, String, String, String)> {
     // SAFETY: utsname is plain old data; all-zero is a valid value.
@@ -620,6 +782,131 @@ pub mod testing {
             };
             // SAFETY: NUL-terminated path that outlives the call.
             unsafe { bpf(BPF_OBJ_PIN, &mut attr) }.map(|_| ())
+        }
+    }
+
+    const BPF_PROG_LOAD: libc::c_int = 5;
+    const BPF_PROG_TEST_RUN: libc::c_int = 10;
+
+    #[repr(C)]
+    struct ProgLoadAttr {
+        prog_type: u32,
+        insn_cnt: u32,
+        insns: u64,
+        license: u64,
+        log_level: u32,
+        log_size: u32,
+        log_buf: u64,
+        kern_version: u32,
+        prog_flags: u32,
+        prog_name: [u8; 16],
+        prog_ifindex: u32,
+        expected_attach_type: u32,
+    }
+
+    #[repr(C)]
+    struct TestRunAttr {
+        prog_fd: u32,
+        retval: u32,
+        data_size_in: u32,
+        data_size_out: u32,
+        data_in: u64,
+        data_out: u64,
+        repeat: u32,
+        duration: u32,
+        ctx_size_in: u32,
+        ctx_size_out: u32,
+        ctx_in: u64,
+        ctx_out: u64,
+        flags: u32,
+        cpu: u32,
+    }
+
+    const _: () = {
+        assert!(size_of::<ProgLoadAttr>() == 72);
+        assert!(size_of::<TestRunAttr>() == 72);
+    };
+    impl Attr for ProgLoadAttr {}
+    impl Attr for TestRunAttr {}
+
+    /// `BPF_PROG_LOAD` of raw instructions (8 bytes each, as `struct bpf_insn`); on
+    /// failure the error carries the verifier log.
+    pub fn prog_load(prog_type: u32, insns: &[u64]) -> Result<OwnedFd, (io::Error, String)> {
+        let license = c"GPL";
+        let mut log = vec![0u8; 256 * 1024];
+        let mut attr = ProgLoadAttr {
+            prog_type,
+            insn_cnt: insns.len() as u32,
+            insns: ptr(insns.as_ptr()),
+            license: ptr(license.as_ptr()),
+            log_level: 1,
+            log_size: log.len() as u32,
+            log_buf: ptr(log.as_mut_ptr()),
+            kern_version: 0,
+            prog_flags: 0,
+            prog_name: *b"ms_test_prog\0\0\0\0",
+            prog_ifindex: 0,
+            expected_attach_type: 0,
+        };
+        // SAFETY: the kernel reads insn_cnt × 8 bytes of `insns` and the NUL-terminated
+        // license, and writes at most log_size bytes to `log`.
+        fd_result(unsafe { bpf(BPF_PROG_LOAD, &mut attr) }).map_err(|e| {
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            (e, String::from_utf8_lossy(&log[..end]).into_owned())
+        })
+    }
+
+    /// `BPF_PROG_TEST_RUN` with `data` as the packet, `repeat` times; the program's
+    /// return value.
+    pub fn prog_test_run(prog: BorrowedFd<'_>, data: &[u8], repeat: u32) -> io::Result<u32> {
+        let mut attr = TestRunAttr {
+            prog_fd: fd_u32(prog),
+            retval: 0,
+            data_size_in: data.len() as u32,
+            data_size_out: 0,
+            data_in: ptr(data.as_ptr()),
+            data_out: 0,
+            repeat,
+            duration: 0,
+            ctx_size_in: 0,
+            ctx_size_out: 0,
+            ctx_in: 0,
+            ctx_out: 0,
+            flags: 0,
+            cpu: 0,
+        };
+        // SAFETY: the kernel reads data_size_in bytes of `data`; no output buffers.
+        unsafe { bpf(BPF_PROG_TEST_RUN, &mut attr) }?;
+        Ok(attr.retval)
+    }
+
+    /// A read-write mapping of a ring buffer's consumer page: what a consumer uses to
+    /// advance the consumer position (tests only; mapsleuth never does).
+    #[derive(Debug)]
+    pub struct ConsumerPage {
+        page: *mut libc::c_void,
+        len: usize,
+    }
+
+    impl ConsumerPage {
+        pub fn new(fd: BorrowedFd<'_>) -> io::Result<Self> {
+            let len = page_size();
+            let page = map_shared(fd, len, libc::PROT_READ | libc::PROT_WRITE, 0)?;
+            Ok(ConsumerPage { page, len })
+        }
+
+        /// Stores a new consumer position (release, as libbpf does).
+        pub fn set_consumer_pos(&self, pos: u64) {
+            // SAFETY: page-aligned start of our live, writable mapping.
+            unsafe { &*(self.page as *const std::sync::atomic::AtomicU64) }
+                .store(pos, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    impl Drop for ConsumerPage {
+        fn drop(&mut self) {
+            // SAFETY: our own mapping of `len` bytes, unmapped once.
+            unsafe { libc::munmap(self.page, self.len) };
         }
     }
 

@@ -54,7 +54,7 @@ fn skip(message: &str) {
 }
 
 /// True when this process may create maps; prints a SKIP line otherwise.
-fn bpf_ok() -> bool {
+pub(crate) fn bpf_ok() -> bool {
     let spec = MapSpec {
         map_type: ARRAY,
         key_size: 4,
@@ -118,7 +118,7 @@ fn ncpus() -> usize {
 }
 
 /// Captures `sel` and returns the file's bytes (written atomically and read back).
-fn capture_bytes(sel: &[Selector], opts: &CaptureOptions) -> Vec<u8> {
+pub(crate) fn capture_bytes(sel: &[Selector], opts: &CaptureOptions) -> Vec<u8> {
     let writer = capture(sel, opts, &mut |_| {}).unwrap();
     let dir = std::env::temp_dir().join(format!("ms-cap-{}-{}", std::process::id(), rand_suffix()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -608,14 +608,9 @@ fn not_iterable_maps_are_refused_or_skipped() {
     let msg = err.to_string();
     assert!(matches!(err, CaptureError::NotIterable { .. }), "{msg}");
     assert!(msg.contains("queue map, which is not iterable"), "{msg}");
+    // Ring buffers are not iterable by key, but captured through mmap (ring_tests).
     let rb = create(RINGBUF, 0, 0, 4096, 0, "ms_t_ringbuf");
-    let msg = capture(
-        &[Selector::Id(id(&rb))],
-        &CaptureOptions::default(),
-        &mut |_| {},
-    )
-    .unwrap_err()
-    .to_string();
+    let msg = rb_info_not_iterable(&rb);
     assert!(
         msg.contains("ringbuf map") && msg.contains("ring buffer"),
         "{msg}"
@@ -637,16 +632,35 @@ fn not_iterable_maps_are_refused_or_skipped() {
         .maps
         .iter()
         .any(|m| m.id == id(&h) && m.entry_count == 1));
-    for m in [&q, &rb] {
-        let s = hdr
-            .skipped
-            .iter()
-            .find(|s| s.id == id(m))
-            .expect("skipped map listed");
-        assert!(s.reason.starts_with("not iterable"), "{}", s.reason);
-        assert!(skipped_seen.contains(&id(m)));
-    }
+    let s = hdr
+        .skipped
+        .iter()
+        .find(|s| s.id == id(&q))
+        .expect("skipped map listed");
+    assert!(s.reason.starts_with("not iterable"), "{}", s.reason);
+    assert!(skipped_seen.contains(&id(&q)));
+    // --all captures the (empty) ring buffer instead of skipping it.
+    let ring = hdr
+        .maps
+        .iter()
+        .find(|m| m.id == id(&rb))
+        .expect("ring captured");
+    assert_eq!(
+        (ring.entry_count, ring.ring.as_ref().map(|r| r.data_size)),
+        (0, Some(4096))
+    );
+    assert!(!skipped_seen.contains(&id(&rb)));
     Capture::parse(writer.to_bytes()).unwrap();
+}
+
+/// The error `check_iterable` gives for a map (ring buffers: not iterable by key).
+fn rb_info_not_iterable(m: &MapFd) -> String {
+    crate::Map::open_id(id(m))
+        .unwrap()
+        .info()
+        .check_iterable()
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -941,6 +955,8 @@ fn object_maps_check(dir: &Path) {
     .unwrap();
     let mut selectors = Vec::new();
     let mut expect_not_iterable = Vec::new();
+    // Ring buffers are captured through mmap (the object's programs never ran: empty).
+    let mut rings = Vec::new();
     // Prog array entries are cleared when the last user reference goes: hold one.
     let mut holds = Vec::new();
     let mut tail_prog_id = None;
@@ -951,8 +967,12 @@ fn object_maps_check(dir: &Path) {
         if info.name == "ms_pinned" {
             continue; // may belong to someone else's pin
         }
-        if info.check_iterable().is_err() {
+        if info.check_capturable().is_err() {
             expect_not_iterable.push(id);
+            continue;
+        }
+        if info.readability() == crate::Readability::Ring {
+            rings.push(id);
             continue;
         }
         let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>();
@@ -1050,6 +1070,16 @@ fn object_maps_check(dir: &Path) {
         )
         .unwrap_err();
         assert!(matches!(e, CaptureError::NotIterable { .. }), "{e}");
+    }
+    for id in &rings {
+        let bytes = capture_bytes(&[Selector::Id(*id)], &CaptureOptions::default());
+        let cap = Capture::parse(&bytes[..]).unwrap();
+        let h = cap.map(0).unwrap().header;
+        assert_eq!(h.entry_count, 0, "{h:?}");
+        let ring = h.ring.as_ref().unwrap();
+        assert_eq!(ring.data_size, u64::from(h.max_entries));
+        assert_eq!(ring.consumer_pos, ring.producer_pos);
+        assert_eq!(h.btf_index.is_some(), h.btf_id != 0);
     }
     let bytes = capture_bytes(&selectors, &CaptureOptions::default());
     let cap = Capture::parse(&bytes[..]).unwrap();

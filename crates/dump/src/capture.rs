@@ -65,9 +65,8 @@ fn map_dump(
         n.saturating_mul(h.key_size as usize),
         n.saturating_mul(view.records().len() / n.max(1)),
     );
-    let record = h.record_size as usize;
     for (i, e) in view.entries().enumerate() {
-        let pos = lines.pos(view.offset() + i * record);
+        let pos = lines.pos(view.entry_offset(i));
         d.push_raw_entry(pos, e.key, e.values(), h.per_cpu, &ctx.opts.limits)?;
     }
     d.finish();
@@ -116,6 +115,7 @@ mod tests {
                 revisits: 0,
                 complete: true,
             },
+            ring: None,
         }
     }
 

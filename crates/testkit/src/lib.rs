@@ -88,6 +88,7 @@ fn flows_capture(dump: &str, host: &str, secs: u64, with_btf: bool) -> Vec<u8> {
                 revisits: 0,
                 complete: true,
             },
+            ring: None,
         },
         records,
     )

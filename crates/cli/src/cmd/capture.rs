@@ -170,7 +170,7 @@ fn list(out: &mut Out) -> anyhow::Result<i32> {
         .into_iter()
         .map(|m| {
             let not_iterable = match m.readability() {
-                Readability::Iterable { .. } => None,
+                Readability::Iterable { .. } | Readability::Ring => None,
                 Readability::NotIterable(why) => Some(why.to_string()),
             };
             MapRow {
@@ -401,6 +401,7 @@ fn method_name(m: ReadMethod) -> &'static str {
     match m {
         ReadMethod::Batch => "batch",
         ReadMethod::NextKey => "next_key",
+        ReadMethod::Mmap => "mmap",
     }
 }
 

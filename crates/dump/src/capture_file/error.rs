@@ -3,14 +3,14 @@
 use std::io;
 use std::path::PathBuf;
 
-use super::header::FORMAT_VERSION;
+use super::header::{FORMAT_VERSION, FORMAT_VERSION_RING};
 
 /// What is wrong with a capture file's bytes. Every variant names a byte offset.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FormatError {
     #[error("not a mapsleuth capture file (bad magic at byte 0)")]
     BadMagic,
-    #[error("unsupported capture format version {found} at byte 8 (this build reads version {FORMAT_VERSION})")]
+    #[error("unsupported capture format version {found} at byte 8 (this build reads versions {FORMAT_VERSION} and {FORMAT_VERSION_RING})")]
     UnsupportedVersion { found: u32 },
     #[error("truncated at byte {len}: {what} needs {needed} bytes")]
     Truncated { len: u64, needed: u64, what: String },

@@ -6,8 +6,11 @@ use serde::{Deserialize, Serialize};
 /// First 8 bytes of every capture file. The high-bit first byte catches 7-bit transfers,
 /// the trailing `\n` catches newline conversion (the PNG trick).
 pub const MAGIC: [u8; 8] = *b"\x89MSLCAP\n";
-/// The format version this code writes and reads.
+/// The format version of files without ring buffers (what version 1 readers read).
 pub const FORMAT_VERSION: u32 = 1;
+/// The format version of files holding a ring buffer's records (`MapHeader::ring`):
+/// version 1 readers would cut its variable-length record block wrongly.
+pub const FORMAT_VERSION_RING: u32 = 2;
 /// Length of the SHA-256 digest that ends the file.
 pub const DIGEST_LEN: usize = 32;
 /// Byte offset of the JSON header.
@@ -106,6 +109,8 @@ pub enum ReadMethod {
     Batch,
     /// `BPF_MAP_GET_NEXT_KEY` + `BPF_MAP_LOOKUP_ELEM`.
     NextKey,
+    /// A read-only `mmap` of a ring buffer (no record consumed).
+    Mmap,
 }
 
 /// One captured map: its kernel info and the shape of its entry records.
@@ -152,7 +157,44 @@ pub struct MapHeader {
     pub record_size: u64,
     pub entry_count: u64,
     pub read: ReadStats,
+    /// Ring buffers only (format version 2): the ring's state; the map's block then
+    /// holds `entry_count` variable-length records (see [`RingState`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ring: Option<RingState>,
 }
+
+/// A ring buffer's state when it was read. Its block holds the unread records in ring
+/// order, each as `position u64 LE ‖ length u32 LE ‖ length bytes`
+/// ([`RING_RECORD_PREFIX`] bytes of prefix).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RingState {
+    /// Size of the data area in bytes (the map's max_entries, a power of 2).
+    pub data_size: u64,
+    /// Consumer position when the read started: the first unread byte.
+    pub consumer_pos: u64,
+    /// Producer position when the read started: the end of the committed area.
+    pub producer_pos: u64,
+    /// Consumer position after the read: a live consumer moved it if it differs.
+    pub consumer_pos_after: u64,
+    /// Size of the map's record block in bytes.
+    pub block_size: u64,
+    /// Records between the positions with the discard bit set (not stored).
+    pub discarded: u64,
+    /// Position of a record still being written (busy bit) where the read stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub busy_at: Option<u64>,
+    /// Records a producer may have overwritten while they were copied (a live consumer
+    /// freed their space and the producer wrapped onto it); they are not stored.
+    #[serde(default)]
+    pub overwritten: u64,
+    /// Why the read stopped before the producer position: inconsistent positions or a
+    /// record header that points out of the ring, with the positions involved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// Bytes before each ring record's data in a ring block: position u64, length u32.
+pub const RING_RECORD_PREFIX: usize = 12;
 
 impl MapHeader {
     /// The record size the other fields imply: key_size + value_size × values_per_entry.

@@ -2,7 +2,10 @@
 //! bound is checked before it is used; the digest is checked by the caller.
 
 use super::error::FormatError;
-use super::header::{CaptureHeader, MapHeader, DIGEST_LEN, FORMAT_VERSION, HEADER_OFFSET, MAGIC};
+use super::header::{
+    CaptureHeader, MapHeader, DIGEST_LEN, FORMAT_VERSION, FORMAT_VERSION_RING, HEADER_OFFSET,
+    MAGIC, RING_RECORD_PREFIX,
+};
 
 /// Bounds the reader enforces on untrusted files.
 #[derive(Clone, Debug)]
@@ -35,13 +38,24 @@ pub(super) struct Layout {
     pub header: CaptureHeader,
     pub btf_spans: Vec<(usize, usize)>,
     pub map_spans: Vec<(usize, usize)>,
+    /// Per map: its ring records (empty for maps that are not ring buffers).
+    pub ring_records: Vec<Vec<RingSpan>>,
+}
+
+/// One ring record in the file: its ring position and its bytes' range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct RingSpan {
+    pub position: u64,
+    pub start: usize,
+    pub end: usize,
 }
 
 type Span = (u64, u64);
 
 pub(super) fn parse_layout(data: &[u8], limits: &CaptureLimits) -> Result<Layout, FormatError> {
-    let (header, header_end) = parse_header(data, limits)?;
+    let (header, header_end, version) = parse_header(data, limits)?;
     check_counts(&header, limits)?;
+    check_version(&header, version)?;
     let mut pos = header_end as u64;
     let btf_spans = btf_spans(&header, limits, &mut pos)?;
     let mut map_spans = Vec::with_capacity(header.maps.len());
@@ -55,6 +69,13 @@ pub(super) fn parse_layout(data: &[u8], limits: &CaptureLimits) -> Result<Layout
         .checked_add(DIGEST_LEN as u64)
         .ok_or_else(|| header_err("file size overflows".into()))?;
     check_length(data, &header, &btf_spans, &map_spans, total)?;
+    let ring_records = header
+        .maps
+        .iter()
+        .zip(&map_spans)
+        .enumerate()
+        .map(|(i, (map, &span))| ring_spans(data, i, map, span))
+        .collect::<Result<_, _>>()?;
     // Every span ends before `total <= len`, so they all fit in usize.
     let cast = |v: Vec<Span>| {
         v.into_iter()
@@ -65,7 +86,79 @@ pub(super) fn parse_layout(data: &[u8], limits: &CaptureLimits) -> Result<Layout
         header,
         btf_spans: cast(btf_spans),
         map_spans: cast(map_spans),
+        ring_records,
     })
+}
+
+/// Ring records need version 2; version 2 is written only for files that have them.
+fn check_version(header: &CaptureHeader, version: u32) -> Result<(), FormatError> {
+    match header.maps.iter().position(|m| m.ring.is_some()) {
+        Some(i) if version == FORMAT_VERSION => Err(header_err(format!(
+            "maps[{i}] holds ring buffer records, which need format version {FORMAT_VERSION_RING}, but the file says version {version}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The records of a ring map's block: each prefix read within the block, the lengths
+/// adding up to exactly the block and the count to exactly `entry_count`.
+fn ring_spans(
+    data: &[u8],
+    i: usize,
+    map: &MapHeader,
+    (start, end): Span,
+) -> Result<Vec<RingSpan>, FormatError> {
+    let Some(ring) = &map.ring else {
+        return Ok(Vec::new());
+    };
+    // `end` is within the file (checked by `check_length`).
+    let block = data.get(start as usize..end as usize).unwrap_or(&[]);
+    let bad = |at: usize, what: String| FormatError::Header {
+        offset: start + at as u64,
+        message: format!("maps[{i}] (map id {}): ring record {what}", map.id),
+    };
+    let mut spans = Vec::with_capacity(map.entry_count.min(1 << 20) as usize);
+    let mut at = 0usize;
+    while at < block.len() {
+        let prefix = block
+            .get(at..at + RING_RECORD_PREFIX)
+            .ok_or_else(|| bad(at, "prefix runs past the end of the block".into()))?;
+        let mut pos = [0u8; 8];
+        pos.copy_from_slice(&prefix[..8]);
+        let mut len = [0u8; 4];
+        len.copy_from_slice(&prefix[8..]);
+        let len = u32::from_le_bytes(len) as usize;
+        if len as u64 > ring.data_size {
+            return Err(bad(
+                at,
+                format!("of {len} bytes in a ring of {}", ring.data_size),
+            ));
+        }
+        let data_start = at + RING_RECORD_PREFIX;
+        if data_start + len > block.len() {
+            return Err(bad(
+                at,
+                format!("of {len} bytes runs past the end of the block"),
+            ));
+        }
+        spans.push(RingSpan {
+            position: u64::from_le_bytes(pos),
+            start: start as usize + data_start,
+            end: start as usize + data_start + len,
+        });
+        at = data_start + len;
+    }
+    if spans.len() as u64 != map.entry_count {
+        return Err(bad(
+            0,
+            format!(
+                "count: the block holds {} records, entry_count says {}",
+                spans.len(),
+                map.entry_count
+            ),
+        ));
+    }
+    Ok(spans)
 }
 
 /// Magic, version, header length and the JSON header; returns the header and where
@@ -73,7 +166,7 @@ pub(super) fn parse_layout(data: &[u8], limits: &CaptureLimits) -> Result<Layout
 fn parse_header(
     data: &[u8],
     limits: &CaptureLimits,
-) -> Result<(CaptureHeader, usize), FormatError> {
+) -> Result<(CaptureHeader, usize, u32), FormatError> {
     let magic = data
         .get(..MAGIC.len())
         .ok_or_else(|| truncated(data.len(), MAGIC.len() as u64, "the magic"))?;
@@ -81,7 +174,7 @@ fn parse_header(
         return Err(FormatError::BadMagic);
     }
     let version = read_u32(data, 8, "the format version")?;
-    if version != FORMAT_VERSION {
+    if version != FORMAT_VERSION && version != FORMAT_VERSION_RING {
         return Err(FormatError::UnsupportedVersion { found: version });
     }
     let header_len = read_u32(data, 12, "the header length")?;
@@ -102,7 +195,7 @@ fn parse_header(
             message: e.to_string(),
         }
     })?;
-    Ok((header, header_end))
+    Ok((header, header_end, version))
 }
 
 fn check_counts(header: &CaptureHeader, limits: &CaptureLimits) -> Result<(), FormatError> {
@@ -173,8 +266,8 @@ fn check_map(
         return Err(header_err(format!("maps[{i}]: values_per_entry is 0")));
     }
     // No iterable map type has empty records; refusing them bounds the work a reader
-    // does per byte of file.
-    if map.record_size == 0 && map.entry_count > 0 {
+    // does per byte of file. (Ring records have their own prefixed lengths.)
+    if map.record_size == 0 && map.entry_count > 0 && map.ring.is_none() {
         return Err(header_err(format!(
             "maps[{i}]: {} entries of 0 bytes",
             map.entry_count
@@ -202,6 +295,11 @@ fn check_map(
 
 /// Where map `i`'s entry block ends when it starts at `pos`.
 fn map_block_end(i: usize, map: &MapHeader, pos: u64) -> Result<u64, FormatError> {
+    if let Some(ring) = &map.ring {
+        return pos
+            .checked_add(ring.block_size)
+            .ok_or_else(|| header_err(format!("maps[{i}]: ring block overflows")));
+    }
     let size = map
         .record_size
         .checked_mul(map.entry_count)

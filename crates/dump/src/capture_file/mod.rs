@@ -4,13 +4,15 @@
 //!
 //! ```text
 //! offset 0   magic            8 bytes  89 4D 53 4C 43 41 50 0A  ("\x89MSLCAP\n")
-//! offset 8   format version   u32 LE   (1)
+//! offset 8   format version   u32 LE   (1; 2 when a map holds ring buffer records)
 //! offset 12  header length H  u32 LE
 //! offset 16  header           H bytes  UTF-8 JSON, schema: schemas/capture-header.schema.json
 //!            BTF blobs        header.btf[i].size bytes each, in header order
 //!            entry blocks     header.maps[i].entry_count × record_size bytes each, in order;
 //!                             a record is key bytes then value bytes (per-CPU values
-//!                             concatenated in possible-CPU order, value_size bytes each)
+//!                             concatenated in possible-CPU order, value_size bytes each);
+//!                             a ring buffer's block: ring.block_size bytes of records,
+//!                             each position u64 ‖ length u32 ‖ bytes
 //! end - 32   digest           SHA-256 of every byte before it
 //! ```
 //!
@@ -37,10 +39,11 @@ mod writer;
 pub use error::{FileError, FormatError};
 pub use header::{
     header_schema_json, sorted_keys, BtfBlob, ByteOrder, CaptureHeader, CaptureHost, MapHeader,
-    ReadMethod, ReadStats, SkippedMap, ValueKind, DIGEST_LEN, FORMAT_VERSION, HEADER_OFFSET, MAGIC,
+    ReadMethod, ReadStats, RingState, SkippedMap, ValueKind, DIGEST_LEN, FORMAT_VERSION,
+    FORMAT_VERSION_RING, HEADER_OFFSET, MAGIC, RING_RECORD_PREFIX,
 };
 pub use info::CaptureInfo;
 pub use layout::CaptureLimits;
-pub use reader::{Capture, CaptureEntry, MapView};
+pub use reader::{Capture, CaptureEntry, MapView, RingRecord};
 pub use time::rfc3339_utc;
 pub use writer::CaptureWriter;

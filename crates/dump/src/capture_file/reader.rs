@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use super::error::{FileError, FormatError};
 use super::header::{CaptureHeader, MapHeader, DIGEST_LEN, HEADER_OFFSET};
 use super::info::CaptureInfo;
-use super::layout::{parse_layout, CaptureLimits, Layout};
+use super::layout::{parse_layout, CaptureLimits, Layout, RingSpan};
 
 /// A parsed, digest-verified capture over bytes it borrows or owns.
 #[derive(Clone, Debug)]
@@ -17,6 +17,7 @@ pub struct Capture<B: AsRef<[u8]>> {
     header: CaptureHeader,
     btf_spans: Vec<(usize, usize)>,
     map_spans: Vec<(usize, usize)>,
+    ring_records: Vec<Vec<RingSpan>>,
 }
 
 impl Capture<Vec<u8>> {
@@ -48,6 +49,7 @@ impl<B: AsRef<[u8]>> Capture<B> {
             header: layout.header,
             btf_spans: layout.btf_spans,
             map_spans: layout.map_spans,
+            ring_records: layout.ring_records,
         })
     }
 
@@ -89,6 +91,8 @@ impl<B: AsRef<[u8]>> Capture<B> {
             header,
             records: self.bytes.as_ref().get(start..end)?,
             offset: start,
+            ring: self.ring_records.get(index).map_or(&[], Vec::as_slice),
+            file: self.bytes.as_ref(),
         })
     }
 
@@ -98,10 +102,13 @@ impl<B: AsRef<[u8]>> Capture<B> {
             .maps
             .iter()
             .zip(&self.map_spans)
-            .map(move |(header, &(start, end))| MapView {
+            .zip(&self.ring_records)
+            .map(move |((header, &(start, end)), ring)| MapView {
                 header,
                 records: bytes.get(start..end).unwrap_or(&[]),
                 offset: start,
+                ring,
+                file: bytes,
             })
     }
 
@@ -148,9 +155,56 @@ pub struct MapView<'a> {
     pub header: &'a MapHeader,
     records: &'a [u8],
     offset: usize,
+    ring: &'a [RingSpan],
+    file: &'a [u8],
+}
+
+/// One ring buffer record of a capture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RingRecord<'a> {
+    /// Its position in the ring (consumer_pos ≤ position < producer_pos).
+    pub position: u64,
+    /// Byte offset of its data in the file.
+    pub offset: usize,
+    pub data: &'a [u8],
 }
 
 impl<'a> MapView<'a> {
+    /// True for a ring buffer's records (`header.ring` is set).
+    pub fn is_ring(&self) -> bool {
+        self.header.ring.is_some()
+    }
+
+    /// Ring record `i` (ring buffers only).
+    pub fn ring_record(&self, i: usize) -> Option<RingRecord<'a>> {
+        let span = self.ring.get(i)?;
+        Some(RingRecord {
+            position: span.position,
+            offset: span.start,
+            data: self.file.get(span.start..span.end)?,
+        })
+    }
+
+    /// The ring records in ring order (none for other maps).
+    pub fn ring_records(&self) -> impl ExactSizeIterator<Item = RingRecord<'a>> + 'a {
+        let view = *self;
+        (0..view.ring.len()).map(move |i| {
+            view.ring_record(i).unwrap_or(RingRecord {
+                position: 0,
+                offset: 0,
+                data: &[],
+            })
+        })
+    }
+
+    /// Byte offset in the file of entry `i`'s data.
+    pub fn entry_offset(&self, i: usize) -> usize {
+        match self.ring.get(i) {
+            Some(span) => span.start,
+            None => self.offset + i * self.header.record_size as usize,
+        }
+    }
+
     /// Byte offset of this map's entry block in the file.
     pub fn offset(&self) -> usize {
         self.offset
@@ -174,6 +228,16 @@ impl<'a> MapView<'a> {
         let h = self.header;
         if i >= self.len() {
             return None;
+        }
+        if self.is_ring() {
+            // A ring record is a keyless value of its own length.
+            let r = self.ring_record(i)?;
+            return Some(CaptureEntry {
+                key: &[],
+                value: r.data,
+                value_size: r.data.len(),
+                values: 1,
+            });
         }
         let rs = h.record_size as usize;
         let ks = h.key_size as usize;
@@ -223,7 +287,7 @@ mod tests {
     use sha2::{Digest, Sha256};
 
     use super::super::header::{FORMAT_VERSION, MAGIC};
-    use super::super::test_support::sample;
+    use super::super::test_support::{ring_block, ring_sample, sample};
     use super::*;
 
     #[test]
@@ -299,10 +363,10 @@ mod tests {
         b[0] = b'{';
         assert_eq!(Capture::parse(&b[..]).unwrap_err(), FormatError::BadMagic);
         let mut b = sample();
-        b[8] = 2;
+        b[8] = 3;
         assert_eq!(
             Capture::parse(&b[..]).unwrap_err(),
-            FormatError::UnsupportedVersion { found: 2 }
+            FormatError::UnsupportedVersion { found: 3 }
         );
     }
 
@@ -361,5 +425,74 @@ mod tests {
         };
         let e = Capture::parse_with_limits(&good[..], &lim).unwrap_err();
         assert!(matches!(e, FormatError::Limit { .. }), "{e}");
+    }
+
+    #[test]
+    fn ring_records_round_trip_as_version_2() {
+        let recs: [&[u8]; 3] = [b"abc", b"", &[7; 64]];
+        let bytes = ring_sample(&recs);
+        assert_eq!(&bytes[8..12], &2u32.to_le_bytes());
+        let cap = Capture::parse(&bytes[..]).unwrap();
+        let m = cap.map(1).unwrap();
+        assert!(m.is_ring() && !cap.map(0).unwrap().is_ring());
+        let got: Vec<_> = m.ring_records().map(|r| (r.position, r.data)).collect();
+        assert_eq!(
+            got,
+            vec![(64, &b"abc"[..]), (80, &b""[..]), (88, &[7u8; 64][..])]
+        );
+        let values: Vec<_> = m.entries().map(|e| (e.key, e.value)).collect();
+        assert_eq!(values[0], (&[][..], &b"abc"[..]));
+        assert_eq!(m.entry_offset(0), m.ring_record(0).unwrap().offset);
+        assert_eq!(
+            &bytes[m.entry_offset(2)..m.entry_offset(2) + 64],
+            &[7u8; 64][..]
+        );
+        // Files without rings stay version 1.
+        assert_eq!(&sample()[8..12], &FORMAT_VERSION.to_le_bytes());
+    }
+
+    #[test]
+    fn hostile_ring_headers_with_valid_digest() {
+        let recs: [&[u8]; 2] = [b"abcd", b"xyz"];
+        let good = ring_sample(&recs);
+        let cap = Capture::parse(&good[..]).unwrap();
+        let base = serde_json::to_value(cap.header()).unwrap();
+        let block = ring_block(&recs);
+        let tail = |b: &[u8]| {
+            let mut t = vec![1, 0, 0, 0, 2, 0, 0, 0];
+            t.extend_from_slice(b);
+            t
+        };
+        let with_version = |json: &str, b: &[u8], v: u32| {
+            let mut f = with_header(json, &tail(b));
+            f[8..12].copy_from_slice(&v.to_le_bytes());
+            let n = f.len() - DIGEST_LEN;
+            let d = Sha256::digest(&f[..n]);
+            f[n..].copy_from_slice(&d);
+            f
+        };
+        // A ring in a version 1 file.
+        let e = Capture::parse(with_version(&base.to_string(), &block, 1)).unwrap_err();
+        assert!(e.to_string().contains("need format version 2"), "{e}");
+        // A count that disagrees with the block.
+        let mut h = base.clone();
+        h["maps"][1]["entry_count"] = 3.into();
+        let e = Capture::parse(with_version(&h.to_string(), &block, 2)).unwrap_err();
+        assert!(e.to_string().contains("block holds 2 records"), "{e}");
+        // A length that runs past the block: named with its offset.
+        let mut b = block.clone();
+        b[8..12].copy_from_slice(&40u32.to_le_bytes());
+        let e = Capture::parse(with_version(&base.to_string(), &b, 2)).unwrap_err();
+        assert!(
+            e.to_string().contains("runs past the end of the block"),
+            "{e}"
+        );
+        let start = (good.len() - DIGEST_LEN - block.len()) as u64;
+        assert_eq!(e.offset(), start, "{e}");
+        // A length beyond the ring's data size.
+        let mut h = base.clone();
+        h["maps"][1]["ring"]["data_size"] = 2.into();
+        let e = Capture::parse(with_version(&h.to_string(), &block, 2)).unwrap_err();
+        assert!(e.to_string().contains("of 4 bytes in a ring of 2"), "{e}");
     }
 }

@@ -48,6 +48,7 @@ fn map_header(id: u32, key_size: u32, value_size: u32, cpus: u32, n: u64) -> Map
             revisits: 0,
             complete: true,
         },
+        ring: None,
     }
 }
 
@@ -72,5 +73,44 @@ pub(super) fn sample() -> Vec<u8> {
     }
     w.add_map(map_header(2, 4, 3, 2, 2), recs).unwrap();
     w.add_map(map_header(3, 0, 0, 1, 0), Vec::new()).unwrap();
+    w.to_bytes()
+}
+
+/// A ring block of `records` at ascending positions.
+pub(super) fn ring_block(records: &[&[u8]]) -> Vec<u8> {
+    let mut block = Vec::new();
+    let mut pos = 64u64;
+    for r in records {
+        block.extend_from_slice(&pos.to_le_bytes());
+        block.extend_from_slice(&(r.len() as u32).to_le_bytes());
+        block.extend_from_slice(r);
+        pos += (r.len() as u64 + 8).div_ceil(8) * 8;
+    }
+    block
+}
+
+/// A hash map followed by a ring buffer map holding `records`.
+pub(super) fn ring_sample(records: &[&[u8]]) -> Vec<u8> {
+    let mut w = CaptureWriter::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000), host());
+    w.add_map(map_header(1, 4, 4, 1, 1), vec![1, 0, 0, 0, 2, 0, 0, 0])
+        .unwrap();
+    let block = ring_block(records);
+    let mut h = map_header(2, 0, 0, 1, records.len() as u64);
+    h.map_type = 27;
+    h.type_name = "ringbuf".into();
+    h.max_entries = 4096;
+    h.read.method = ReadMethod::Mmap;
+    h.ring = Some(super::header::RingState {
+        data_size: 4096,
+        consumer_pos: 64,
+        producer_pos: 64 + block.len() as u64,
+        consumer_pos_after: 64,
+        block_size: block.len() as u64,
+        discarded: 1,
+        busy_at: None,
+        overwritten: 0,
+        problem: None,
+    });
+    w.add_map(h, block).unwrap();
     w.to_bytes()
 }

@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 
 use super::error::FileError;
 use super::header::{
-    BtfBlob, CaptureHeader, CaptureHost, MapHeader, SkippedMap, DIGEST_LEN, FORMAT_VERSION, MAGIC,
+    BtfBlob, CaptureHeader, CaptureHost, MapHeader, SkippedMap, DIGEST_LEN, FORMAT_VERSION,
+    FORMAT_VERSION_RING, MAGIC, RING_RECORD_PREFIX,
 };
 use super::time::rfc3339_utc;
 
@@ -72,9 +73,13 @@ impl CaptureWriter {
         i
     }
 
-    /// Adds a map. `records` holds `map.entry_count` records of `map.record_size` bytes.
+    /// Adds a map. `records` holds `map.entry_count` records of `map.record_size` bytes,
+    /// or for a ring buffer (`map.ring`) `entry_count` prefixed records of
+    /// `ring.block_size` bytes in all.
     pub fn add_map(&mut self, map: MapHeader, records: Vec<u8>) -> Result<(), FileError> {
-        if map.record_size != map.expected_record_size()
+        if let Some(ring) = &map.ring {
+            check_ring_block(&map, ring.block_size, ring.data_size, &records)?;
+        } else if map.record_size != map.expected_record_size()
             || map.record_size.checked_mul(map.entry_count) != Some(records.len() as u64)
             || map.values_per_entry == 0
             || (map.record_size == 0 && map.entry_count > 0)
@@ -121,7 +126,13 @@ impl CaptureWriter {
             hasher: Sha256::new(),
         };
         w.write_all(&MAGIC)?;
-        w.write_all(&FORMAT_VERSION.to_le_bytes())?;
+        let ring = self.header.maps.iter().any(|m| m.ring.is_some());
+        let version = if ring {
+            FORMAT_VERSION_RING
+        } else {
+            FORMAT_VERSION
+        };
+        w.write_all(&version.to_le_bytes())?;
         w.write_all(&header_len.to_le_bytes())?;
         w.write_all(&json)?;
         for blob in &self.blobs {
@@ -177,6 +188,40 @@ impl CaptureWriter {
         file.sync_all()?;
         Ok(digest)
     }
+}
+
+/// A ring block must hold exactly `entry_count` prefixed records and `block_size` bytes.
+fn check_ring_block(
+    map: &MapHeader,
+    block_size: u64,
+    data_size: u64,
+    records: &[u8],
+) -> Result<(), FileError> {
+    let mut at = 0usize;
+    let mut count = 0u64;
+    while at + RING_RECORD_PREFIX <= records.len() {
+        let mut len = [0u8; 4];
+        len.copy_from_slice(&records[at + 8..at + RING_RECORD_PREFIX]);
+        let len = u32::from_le_bytes(len);
+        if u64::from(len) > data_size {
+            break;
+        }
+        at += RING_RECORD_PREFIX + len as usize;
+        count += 1;
+    }
+    if at != records.len()
+        || count != map.entry_count
+        || block_size != records.len() as u64
+        || map.record_size != map.expected_record_size()
+    {
+        return Err(FileError::Build(format!(
+            "map id {}: a ring block of {} bytes does not hold {} records in {block_size} bytes",
+            map.id,
+            records.len(),
+            map.entry_count
+        )));
+    }
+    Ok(())
 }
 
 /// The directory of `path` and a hidden temporary name in it, unique to this process
