@@ -442,13 +442,16 @@ impl Reader<'_, '_, '_, '_> {
     fn entries(&mut self, d: &mut Dump) -> Result<(), DumpError> {
         loop {
             let Some(c) = self.peek()? else {
-                let e = self.err(
-                    0,
-                    ErrorKind::Truncated {
-                        context: "the list of entries",
-                    },
-                );
-                d.issue(e);
+                // A cut entry already said where the input stops.
+                if !d.issues.last().is_some_and(DumpError::is_truncation) {
+                    let e = self.err(
+                        0,
+                        ErrorKind::Truncated {
+                            context: "the list of entries",
+                        },
+                    );
+                    d.issue(e);
+                }
                 return Ok(());
             };
             match c {
@@ -511,15 +514,24 @@ impl Reader<'_, '_, '_, '_> {
                     if self.grow()? {
                         continue;
                     }
-                    let kind = if self.win.at_eof() {
-                        ErrorKind::Truncated {
-                            context: "an entry",
-                        }
+                    // A cut entry is located where the input ends: where reading stops.
+                    let (at, kind) = if self.win.at_eof() {
+                        let end = self.win.bytes().len();
+                        (
+                            end,
+                            ErrorKind::Truncated {
+                                context: "an entry",
+                            },
+                        )
                     } else {
-                        ErrorKind::TooLarge {
-                            what: "entry",
-                            limit: self.max_window(),
-                        }
+                        let limit = self.max_window();
+                        (
+                            at,
+                            ErrorKind::TooLarge {
+                                what: "entry",
+                                limit,
+                            },
+                        )
                     };
                     let e = self.err(at, kind);
                     d.issue(e);

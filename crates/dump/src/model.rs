@@ -353,7 +353,8 @@ impl Dump {
     }
 
     pub(crate) fn issue(&mut self, e: DumpError) {
-        if self.issues.len() < self.max_issues {
+        // The truncation is kept past the cap: it says where reading stopped.
+        if self.issues.len() < self.max_issues || e.is_truncation() {
             self.issues.push(e);
         } else {
             self.issues_dropped += 1;

@@ -216,7 +216,8 @@ impl Gate {
             });
         }
         let pairs = objects.iter().map(|o| o.layout.pairs.len()).sum();
-        let summary = LayoutSummary::of(pairs, objects.iter().flat_map(|o| o.layout.all_findings()));
+        let summary =
+            LayoutSummary::of(pairs, objects.iter().flat_map(|o| o.layout.all_findings()));
         Ok(CheckReport {
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             go_binary: self.go_bin.clone(),
