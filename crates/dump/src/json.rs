@@ -612,18 +612,9 @@ impl Reader<'_, '_, '_, '_> {
         let Some(total) = self.win.size_hint() else {
             return;
         };
-        let Some(first) = d.entry(0) else {
-            return;
-        };
-        let key = first.key().map_or(0, <[u8]>::len);
-        let value: usize = first.values().map(<[u8]>::len).sum();
         let rest = total.saturating_sub(self.win.base() + entry_len);
         let guess = (rest / entry_len.max(8)).min(self.limits().max_entries as usize);
-        d.reserve(
-            guess,
-            guess.saturating_mul(key),
-            guess.saturating_mul(value),
-        );
+        d.reserve_like_first(guess);
     }
 }
 
