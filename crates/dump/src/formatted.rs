@@ -134,24 +134,45 @@ impl FormattedTable {
     }
 }
 
-/// Splits compact JSON text into its skeleton and tokens; false for text it does not
-/// expect (control bytes, an unterminated string), which is then kept whole.
-fn split(text: &[u8], skeleton: &mut Vec<u8>, tokens: &mut Vec<u8>) -> bool {
-    if text.iter().any(|&b| b < 0x20 && !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
-        return false;
+/// Byte classes for [`split`]: punctuation and blanks go to the skeleton as they are.
+const PUNCT: u8 = 1;
+const CONTROL: u8 = 2;
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = CONTROL;
+        i += 1;
     }
+    let punct = b"{}[]:, \t\n\r";
+    let mut j = 0;
+    while j < punct.len() {
+        t[punct[j] as usize] = PUNCT;
+        j += 1;
+    }
+    t
+};
+
+/// Splits compact JSON text into its skeleton and tokens; false for text it does not
+/// expect (control bytes, an unterminated string, invalid UTF-8), which is then kept
+/// whole.
+fn split(text: &[u8], skeleton: &mut Vec<u8>, tokens: &mut Vec<u8>) -> bool {
     let mut i = 0;
     while i < text.len() {
         let b = text[i];
-        match b {
-            b'{' | b'}' | b'[' | b']' | b':' | b',' | b' ' | b'\t' | b'\n' | b'\r' => {
+        match (b, CLASS[b as usize]) {
+            (_, PUNCT) => {
                 skeleton.push(b);
                 i += 1;
             }
-            b'"' => {
+            (_, CONTROL) => return false,
+            (b'"', _) => {
                 let Some(end) = string_end(text, i) else {
                     return false;
                 };
+                if text[i..end].iter().any(|&c| c < 0x20) {
+                    return false;
+                }
                 let next = text[end..].iter().find(|c| !c.is_ascii_whitespace());
                 if next == Some(&b':') {
                     // A member name: the same in every entry.
@@ -166,7 +187,7 @@ fn split(text: &[u8], skeleton: &mut Vec<u8>, tokens: &mut Vec<u8>) -> bool {
             _ => {
                 let end = text[i..]
                     .iter()
-                    .position(|c| b"{}[]:,\" \t\n\r".contains(c))
+                    .position(|&c| CLASS[c as usize] != 0 || c == b'"')
                     .map_or(text.len(), |p| i + p);
                 skeleton.push(HOLE);
                 put_token(tokens, &text[i..end]);
@@ -174,20 +195,22 @@ fn split(text: &[u8], skeleton: &mut Vec<u8>, tokens: &mut Vec<u8>) -> bool {
             }
         }
     }
-    true
+    std::str::from_utf8(text).is_ok()
 }
 
 /// The offset just past the string that starts at `at`.
 fn string_end(text: &[u8], at: usize) -> Option<usize> {
     let mut i = at + 1;
-    while i < text.len() {
-        match text[i] {
-            b'\\' => i += 2,
-            b'"' => return Some(i + 1),
-            _ => i += 1,
+    loop {
+        i += memchr::memchr2(b'"', b'\\', &text[i..])?;
+        if text[i] == b'"' {
+            return Some(i + 1);
+        }
+        i += 2;
+        if i > text.len() {
+            return None;
         }
     }
-    None
 }
 
 /// A bare token: a varint when it is an integer written the one way we write it back.
@@ -198,11 +221,8 @@ fn put_token(tokens: &mut Vec<u8>, tok: &[u8]) {
     };
     let canonical = !digits.is_empty()
         && digits.len() <= 20
-        && digits.iter().all(u8::is_ascii_digit)
         && (digits[0] != b'0' || (digits.len() == 1 && marker == UINT));
-    let value = canonical
-        .then(|| std::str::from_utf8(digits).ok()?.parse::<u64>().ok())
-        .flatten();
+    let value = if canonical { parse_u64(digits) } else { None };
     match value {
         Some(v) => {
             tokens.push(marker);
@@ -241,6 +261,16 @@ fn join(skeleton: &[u8], mut tokens: &[u8], out: &mut Vec<u8>) -> Option<()> {
         };
     }
     Some(())
+}
+
+fn parse_u64(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |v, &d| {
+        if d.is_ascii_digit() {
+            v.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        } else {
+            None
+        }
+    })
 }
 
 fn put_decimal(out: &mut Vec<u8>, mut v: u64) {
@@ -320,10 +350,17 @@ mod tests {
 
     #[test]
     fn unexpected_text_is_kept_whole() {
-        let t = round_trip(&["\u{1}{\"key\":1}", "{\"key\":\"open", "{\"key\":1}"]);
-        assert_eq!(t.records.get(0).map(|r| r[0]), Some(0));
-        assert_eq!(t.records.get(1).map(|r| r[0]), Some(0));
-        assert_eq!(t.records.get(2).map(|r| r[0]), Some(1));
+        let t = round_trip(&[
+            "\u{1}{\"key\":1}",
+            "{\"key\":\"open",
+            "{\"key\":\"a\u{0}b\"}",
+            "{\"key\":\"a\\",
+            "{\"key\":1}",
+        ]);
+        for i in 0..4 {
+            assert_eq!(t.records.get(i).map(|r| r[0]), Some(0), "record {i}");
+        }
+        assert_eq!(t.records.get(4).map(|r| r[0]), Some(1));
     }
 
     #[test]

@@ -11,8 +11,8 @@ use serde::Serialize;
 use crate::capture_file::{CaptureInfo, MapHeader};
 use crate::error::{DumpError, ErrorKind, Position};
 use crate::format::DumpFormat;
-use crate::options::DumpLimits;
 use crate::formatted::FormattedTable;
+use crate::options::DumpLimits;
 use crate::table::ByteTable;
 
 const NONE: u32 = u32::MAX;
@@ -422,7 +422,11 @@ impl Dump {
         };
         let key = self.keys.get(first.key as usize).map_or(0, <[u8]>::len);
         let values: usize = (0..first.value_count)
-            .map(|i| self.values.get((first.value_first + i) as usize).map_or(0, <[u8]>::len))
+            .map(|i| {
+                self.values
+                    .get((first.value_first + i) as usize)
+                    .map_or(0, <[u8]>::len)
+            })
             .sum();
         let formatted = if first.formatted == NONE {
             0
@@ -677,7 +681,9 @@ impl<'a> DumpEntry<'a> {
         if self.rec.formatted == NONE {
             return None;
         }
-        self.dump.formatted.get(self.rec.formatted as usize, scratch)
+        self.dump
+            .formatted
+            .get(self.rec.formatted as usize, scratch)
     }
 
     /// bpftool's decoded form parsed into a JSON value.

@@ -107,7 +107,10 @@ fn json_in_another_order_goes_through_serde() {
     let e = d.entry(0).unwrap();
     assert_eq!(e.key(), Some(&[10u8][..]));
     assert_eq!(e.value(), Some(&[1u8, 2][..]));
-    assert_eq!(e.formatted_json().as_deref(), Some(r#"{"key":10,"value":"a\"b"}"#));
+    assert_eq!(
+        e.formatted_json().as_deref(),
+        Some(r#"{"key":10,"value":"a\"b"}"#)
+    );
     let e = d.entry(1).unwrap();
     assert_eq!(e.position().line, 2);
     assert!(e.is_percpu());
