@@ -259,6 +259,73 @@ fn fail_on_sets_the_exit_status() {
 }
 
 #[test]
+fn a_truncated_dump_names_where_it_stops_and_analyses_what_came_before() {
+    let whole = std::fs::read(format!("{CORPUS}/dumps/flows.json")).unwrap();
+    // Cut inside the fourth entry.
+    let starts: Vec<usize> = whole
+        .windows(8)
+        .enumerate()
+        .filter(|(_, w)| w == b"{\"key\":[")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(starts.len(), 6);
+    let cut = starts[3] + 100;
+    let args = [
+        "analyze",
+        "dump",
+        "-",
+        "--btf",
+        "bpf/maps.bpf.o",
+        "--map",
+        "flows",
+        "--format",
+        "json",
+    ];
+    let r = run_with(&args, Some(&whole[..cut]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let want = format!(
+        "<stdin>: line 1, byte {cut}: input ends inside an entry: the dump is truncated \
+         here; 3 entries before it were read and analysed"
+    );
+    assert!(r.stderr.contains(&want), "{}", r.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let dump = &doc["dumps"][0];
+    assert_eq!(dump["entry_count"], 3);
+    assert_eq!(dump["stats"]["values_checked"], 3);
+    let findings = dump["findings"].as_array().unwrap();
+    let cuts: Vec<&serde_json::Value> = findings.iter().filter(|f| f["code"] == "D015").collect();
+    assert_eq!(cuts.len(), 1, "{findings:#?}");
+    assert_eq!(cuts[0]["location"]["offset"], cut);
+    // The second entry's padding (D001) is still found.
+    assert!(
+        findings.iter().any(|f| f["code"] == "D001"),
+        "{findings:#?}"
+    );
+
+    // Exit status 2 whatever --fail-on says; the table still shows the entries read.
+    let r = run_with(
+        &[
+            "analyze",
+            "dump",
+            "-",
+            "--btf",
+            "bpf/maps.bpf.o",
+            "--map",
+            "flows",
+            "--fail-on",
+            "error",
+        ],
+        Some(&whole[..cut]),
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stdout.contains("1 dump, 3 entries"), "{}", r.stdout);
+    // The whole dump is not truncated.
+    let r = run_with(&args, Some(&whole));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("truncated"), "{}", r.stderr);
+}
+
+#[test]
 fn expected_keys() {
     let dir = env!("CARGO_TARGET_TMPDIR");
     let keys = format!("{dir}/flows-keys.txt");

@@ -442,13 +442,16 @@ impl Reader<'_, '_, '_, '_> {
     fn entries(&mut self, d: &mut Dump) -> Result<(), DumpError> {
         loop {
             let Some(c) = self.peek()? else {
-                let e = self.err(
-                    0,
-                    ErrorKind::Truncated {
-                        context: "the list of entries",
-                    },
-                );
-                d.issue(e);
+                // A cut entry already said where the input stops.
+                if !d.issues.last().is_some_and(DumpError::is_truncation) {
+                    let e = self.err(
+                        0,
+                        ErrorKind::Truncated {
+                            context: "the list of entries",
+                        },
+                    );
+                    d.issue(e);
+                }
                 return Ok(());
             };
             match c {
@@ -511,15 +514,24 @@ impl Reader<'_, '_, '_, '_> {
                     if self.grow()? {
                         continue;
                     }
-                    let kind = if self.win.at_eof() {
-                        ErrorKind::Truncated {
-                            context: "an entry",
-                        }
+                    // A cut entry is located where the input ends: where reading stops.
+                    let (at, kind) = if self.win.at_eof() {
+                        let end = self.win.bytes().len();
+                        (
+                            end,
+                            ErrorKind::Truncated {
+                                context: "an entry",
+                            },
+                        )
                     } else {
-                        ErrorKind::TooLarge {
-                            what: "entry",
-                            limit: self.max_window(),
-                        }
+                        let limit = self.max_window();
+                        (
+                            at,
+                            ErrorKind::TooLarge {
+                                what: "entry",
+                                limit,
+                            },
+                        )
                     };
                     let e = self.err(at, kind);
                     d.issue(e);
@@ -600,18 +612,9 @@ impl Reader<'_, '_, '_, '_> {
         let Some(total) = self.win.size_hint() else {
             return;
         };
-        let Some(first) = d.entry(0) else {
-            return;
-        };
-        let key = first.key().map_or(0, <[u8]>::len);
-        let value: usize = first.values().map(<[u8]>::len).sum();
         let rest = total.saturating_sub(self.win.base() + entry_len);
         let guess = (rest / entry_len.max(8)).min(self.limits().max_entries as usize);
-        d.reserve(
-            guess,
-            guess.saturating_mul(key),
-            guess.saturating_mul(value),
-        );
+        d.reserve_like_first(guess);
     }
 }
 

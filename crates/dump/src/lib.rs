@@ -44,6 +44,7 @@ mod capture;
 mod ctx;
 mod error;
 mod format;
+mod formatted;
 mod json;
 mod jsonish;
 mod meta;

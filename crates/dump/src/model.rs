@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::capture_file::{CaptureInfo, MapHeader};
 use crate::error::{DumpError, ErrorKind, Position};
 use crate::format::DumpFormat;
+use crate::formatted::FormattedTable;
 use crate::options::DumpLimits;
 use crate::table::ByteTable;
 
@@ -172,7 +173,7 @@ pub struct Dump {
     capture: Option<Arc<CaptureInfo>>,
     keys: ByteTable,
     values: ByteTable,
-    formatted: ByteTable,
+    formatted: FormattedTable,
     messages: Vec<Box<str>>,
     entries: Vec<EntryRec>,
     expected_key: Option<usize>,
@@ -194,7 +195,7 @@ impl Dump {
             capture: None,
             keys: ByteTable::default(),
             values: ByteTable::default(),
-            formatted: ByteTable::default(),
+            formatted: FormattedTable::default(),
             messages: Vec::new(),
             entries: Vec::new(),
             expected_key: None,
@@ -353,7 +354,8 @@ impl Dump {
     }
 
     pub(crate) fn issue(&mut self, e: DumpError) {
-        if self.issues.len() < self.max_issues {
+        // The truncation is kept past the cap: it says where reading stopped.
+        if self.issues.len() < self.max_issues || e.is_truncation() {
             self.issues.push(e);
         } else {
             self.issues_dropped += 1;
@@ -368,7 +370,7 @@ impl Dump {
         &mut self.values
     }
 
-    pub(crate) fn formatted_mut(&mut self) -> &mut ByteTable {
+    pub(crate) fn formatted_mut(&mut self) -> &mut FormattedTable {
         &mut self.formatted
     }
 
@@ -411,6 +413,30 @@ impl Dump {
         self.entries.reserve(entries);
         self.keys.reserve(key_bytes);
         self.values.reserve(value_bytes);
+    }
+
+    /// Grows the tables once for `entries` more entries shaped like entry 0.
+    pub(crate) fn reserve_like_first(&mut self, entries: usize) {
+        let Some(first) = self.entries.first().copied() else {
+            return;
+        };
+        let key = self.keys.get(first.key as usize).map_or(0, <[u8]>::len);
+        let values: usize = (0..first.value_count)
+            .map(|i| {
+                self.values
+                    .get((first.value_first + i) as usize)
+                    .map_or(0, <[u8]>::len)
+            })
+            .sum();
+        let formatted = if first.formatted == NONE {
+            0
+        } else {
+            self.formatted.record_len(first.formatted as usize)
+        };
+        self.entries.reserve(entries);
+        self.keys.reserve(entries.saturating_mul(key));
+        self.values.reserve(entries.saturating_mul(values));
+        self.formatted.reserve(entries.saturating_mul(formatted));
     }
 
     /// Adds an entry of raw bytes (raw records, captures): a key and its values, one
@@ -638,18 +664,33 @@ impl<'a> DumpEntry<'a> {
 
     /// bpftool's decoded form as compact JSON text: `{"key":...,"value":...}` (or
     /// `"values":[{"cpu":0,"value":...}]`). Bare tokens of the plain BTF listing, such
-    /// as bitfields printed `0x5`, are quoted, as `bpftool -j` prints them.
-    pub fn formatted_json(&self) -> Option<&'a str> {
+    /// as bitfields printed `0x5`, are quoted, as `bpftool -j` prints them. The text is
+    /// stored compactly and rebuilt here: in a loop, [`Self::formatted_json_in`] reuses
+    /// one buffer.
+    pub fn formatted_json(&self) -> Option<String> {
+        let mut scratch = String::new();
+        self.formatted_json_in(&mut scratch).map(str::to_string)
+    }
+
+    /// [`Self::formatted_json`], rebuilt in `scratch` (no allocation once it is large
+    /// enough).
+    pub fn formatted_json_in<'s>(&self, scratch: &'s mut String) -> Option<&'s str>
+    where
+        'a: 's,
+    {
         if self.rec.formatted == NONE {
             return None;
         }
-        let bytes = self.dump.formatted.get(self.rec.formatted as usize)?;
-        std::str::from_utf8(bytes).ok()
+        self.dump
+            .formatted
+            .get(self.rec.formatted as usize, scratch)
     }
 
     /// bpftool's decoded form parsed into a JSON value.
     pub fn formatted(&self) -> Option<Result<serde_json::Value, serde_json::Error>> {
-        self.formatted_json().map(serde_json::from_str)
+        let mut scratch = String::new();
+        self.formatted_json_in(&mut scratch)
+            .map(serde_json::from_str)
     }
 }
 

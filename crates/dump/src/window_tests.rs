@@ -50,7 +50,7 @@ fn summary(r: Result<Vec<Dump>, crate::DumpError>) -> Vec<Summary> {
                                 e.key().map(<[u8]>::to_vec),
                                 e.values().map(<[u8]>::to_vec).collect(),
                                 e.lookup_error().map(str::to_string),
-                                e.formatted_json().map(str::to_string),
+                                e.formatted_json(),
                             )
                         })
                         .collect(),

@@ -55,7 +55,7 @@ fn multi_map_btf_listing() {
     assert_eq!(v[0].len(), 1);
     assert!(v[1].is_empty());
     assert_eq!(
-        v[0].entry(0).unwrap().formatted_json(),
+        v[0].entry(0).unwrap().formatted_json().as_deref(),
         Some(r#"{"key":{"prefixlen":24,"addr":[10,1,2,0]},"value":7}"#)
     );
     assert_eq!(v[0].entry(0).unwrap().position().line, 6);
@@ -84,7 +84,7 @@ fn lookup_errors_inside_a_btf_listing() {
     assert_eq!(d.entry(0).unwrap().lookup_error(), Some("<no entry>"));
     assert_eq!(d.entry(0).unwrap().key(), Some(&[0u8, 0, 0, 0][..]));
     assert_eq!(
-        d.entry(1).unwrap().formatted_json(),
+        d.entry(1).unwrap().formatted_json().as_deref(),
         Some(r#"{"key":1,"value":"0x5"}"#)
     );
     assert_eq!(d.entry(2).unwrap().key(), Some(&[1u8, 0, 0, 0][..]));
@@ -107,7 +107,10 @@ fn json_in_another_order_goes_through_serde() {
     let e = d.entry(0).unwrap();
     assert_eq!(e.key(), Some(&[10u8][..]));
     assert_eq!(e.value(), Some(&[1u8, 2][..]));
-    assert_eq!(e.formatted_json(), Some(r#"{"key":10,"value":"a\"b"}"#));
+    assert_eq!(
+        e.formatted_json().as_deref(),
+        Some(r#"{"key":10,"value":"a\"b"}"#)
+    );
     let e = d.entry(1).unwrap();
     assert_eq!(e.position().line, 2);
     assert!(e.is_percpu());

@@ -1378,7 +1378,7 @@ fn parse_formatted(e: &DumpEntry<'_>) -> Result<Decoded, String> {
         error: Option<String>,
     }
     let text = e.formatted_json().ok_or("no decoded form")?;
-    let f: Formatted = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let f: Formatted = serde_json::from_str(&text).map_err(|e| e.to_string())?;
     let key = f.key.ok_or("no `key` in bpftool's decoded form")?;
     let value = match (f.value, f.values, f.error) {
         (Some(v), _, _) => DecodedValue::One(v),

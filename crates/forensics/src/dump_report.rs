@@ -269,7 +269,7 @@ impl DumpAnalysis {
         } else {
             entry
                 .formatted_json()
-                .and_then(|j| serde_json::value::RawValue::from_string(j.to_string()).ok())
+                .and_then(|j| serde_json::value::RawValue::from_string(j).ok())
                 .map(Formatted)
         };
         DecodedEntry {

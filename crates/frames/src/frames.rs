@@ -156,6 +156,7 @@ fn entries_of(input: &DumpInput<'_>) -> Result<DataFrame, FrameError> {
     let mut formatted = ColumnBuilder::new("formatted", ColType::Str, rows);
 
     let mut key_text = String::new();
+    let mut formatted_text = String::new();
     for e in dump.entries() {
         let key = e.key();
         key_text.clear();
@@ -172,6 +173,7 @@ fn entries_of(input: &DumpInput<'_>) -> Result<DataFrame, FrameError> {
             .get(e.index())
             .filter(|m| !m.is_empty())
             .map(|m| m.codes().join(","));
+        let text = formatted_of(&e, with_formatted, &mut formatted_text);
         let mut row = |value: Option<&[u8]>, cpu_index: Option<u64>, problem: Option<String>| {
             entry.push_u64(Some(e.index() as u64));
             cpu.push_u64(cpu_index);
@@ -202,7 +204,7 @@ fn entries_of(input: &DumpInput<'_>) -> Result<DataFrame, FrameError> {
                     .as_deref(),
             );
             codes.push_str(entry_codes.as_deref());
-            formatted.push_str(formatted_of(&e, with_formatted));
+            formatted.push_str(text);
         };
         match e.kind() {
             EntryKind::PerCpu => {
@@ -251,9 +253,13 @@ fn entries_of(input: &DumpInput<'_>) -> Result<DataFrame, FrameError> {
     Ok(DataFrame::new(rows, columns)?)
 }
 
-fn formatted_of<'a>(e: &DumpEntry<'a>, wanted: bool) -> Option<&'a str> {
+fn formatted_of<'a: 's, 's>(
+    e: &DumpEntry<'a>,
+    wanted: bool,
+    scratch: &'s mut String,
+) -> Option<&'s str> {
     if wanted {
-        e.formatted_json()
+        e.formatted_json_in(scratch)
     } else {
         None
     }

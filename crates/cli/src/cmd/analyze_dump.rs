@@ -12,7 +12,7 @@ use mapsleuth_layout::{Finding, Severity};
 
 use mapsleuth_engine::{Analysed, Error, TypeSource};
 
-use crate::cmd::load::DumpSources;
+use crate::cmd::load::{report_truncations, DumpSources};
 use crate::output::{exit_for, Format, Out, Style};
 use crate::sarif::Locator;
 
@@ -38,7 +38,9 @@ Examples:
 of two digits per key byte `0a000005` / `0x0a000005` (as findings print keys), or a
 number `5`, `0x5`, `-1` in the key type's size and byte order.
 
-Exit status 1 when a finding reaches --fail-on (error by default).";
+Exit status 1 when a finding reaches --fail-on (error by default); 2 when a dump is
+truncated (the entries before the cut are still analysed, and stderr names the byte
+offset where it stops).";
 
 #[derive(Args)]
 pub struct DumpArgs {
@@ -153,6 +155,9 @@ pub fn run(args: &DumpArgs, out: &mut Out) -> anyhow::Result<i32> {
             out.sarif(&located, &Locator::new(None, fallback)?)?;
         }
         Format::Csv => unreachable!("rejected above"),
+    }
+    if report_truncations(&done) {
+        return Ok(2);
     }
     Ok(exit_for(&all, args.fail_on))
 }

@@ -127,3 +127,19 @@ impl Progress for Bars {
         self.read_done();
     }
 }
+
+/// A truncated dump is unreadable input (exit status 2), even though the entries before
+/// the cut were read and analysed: says on stderr where each one stops and how many
+/// entries came before. True when some dump was truncated.
+pub fn report_truncations(done: &[Analysed<'_>]) -> bool {
+    let mut any = false;
+    for a in done {
+        if let Some(e) = a.dump.issues.iter().find(|e| e.is_truncation()) {
+            let n = a.dump.len();
+            let entries = if n == 1 { "entry" } else { "entries" };
+            eprintln!("mapsleuth: error: {e}; {n} {entries} before it were read and analysed");
+            any = true;
+        }
+    }
+    any
+}

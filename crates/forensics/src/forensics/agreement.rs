@@ -45,6 +45,7 @@ pub(super) struct Agreement {
     plans: [Option<Plan>; 2],
     walk: Walk,
     kinds: Vec<u8>,
+    scratch: String,
 }
 
 /// Entries that differ and values compared, per field.
@@ -205,13 +206,16 @@ impl Agreement {
         if entry.key().is_none() && entry.value_count() == 0 {
             return;
         }
-        let Some(text) = entry.formatted_json() else {
-            return;
+        // One buffer for every entry's text (it is stored compactly, and rebuilt here).
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let compared_any = match entry.formatted_json_in(&mut scratch) {
+            None => false,
+            Some(text) => match their_json::key_and_value(text) {
+                Some(parts) => self.compare_text(entry, parts, sides, id, stats, marks),
+                None => self.compare_tree(entry, text, sides, id, stats, marks),
+            },
         };
-        let compared_any = match their_json::key_and_value(text) {
-            Some(parts) => self.compare_text(entry, parts, sides, id, stats, marks),
-            None => self.compare_tree(entry, text, sides, id, stats, marks),
-        };
+        self.scratch = scratch;
         if compared_any {
             stats.compared_entries += 1;
         }

@@ -40,24 +40,38 @@ pub(super) fn max_entries_finding(
     })
 }
 
-/// (hash of the key, entry index) of every entry with a key: sorted at the end to find
-/// repeated keys without a million-entry hash table.
+/// The hash of every entry's key with the entry's index in its low bits (8 bytes an
+/// entry): sorted at the end to find repeated keys without a million-entry hash table.
+/// Fewer hash bits only make more candidate groups, which are compared by their bytes.
 pub(super) struct KeyHashes {
-    hashes: Vec<(u64, u32)>,
+    hashes: Vec<u64>,
+    /// Bits of the index: enough for every entry of the dump.
+    index_bits: u32,
     hasher: RandomState,
 }
 
 impl KeyHashes {
+    /// For a dump of `entries` entries (indices `0..entries`).
     pub fn with_capacity(entries: usize) -> KeyHashes {
         KeyHashes {
             hashes: Vec::with_capacity(entries),
+            index_bits: (usize::BITS - entries.leading_zeros()).clamp(1, 40),
             hasher: RandomState::new(),
         }
     }
 
     pub fn add(&mut self, key: &[u8], index: usize) {
-        let index = u32::try_from(index).unwrap_or(u32::MAX);
-        self.hashes.push((self.hasher.hash_one(key), index));
+        let mask = (1u64 << self.index_bits) - 1;
+        let Some(index) = u64::try_from(index).ok().filter(|i| *i <= mask) else {
+            return;
+        };
+        let hash = self.hasher.hash_one(key) & !mask;
+        self.hashes.push(hash | index);
+    }
+
+    fn index_of(&self, packed: u64) -> u32 {
+        let mask = (1u64 << self.index_bits) - 1;
+        u32::try_from(packed & mask).unwrap_or(u32::MAX)
     }
 
     /// The D013 finding; marks every repeat.
@@ -105,14 +119,15 @@ impl KeyHashes {
     fn duplicates<'d>(&mut self, dump: &'d Dump, marks: &mut [Marks]) -> Vec<(&'d [u8], u32)> {
         let key = |i: u32| dump.entry(i as usize).and_then(|e| e.key()).unwrap_or(&[]);
         self.hashes.sort_unstable();
+        let bits = self.index_bits;
         // (first index, count) of each repeated key.
         let mut found: Vec<(u32, u32)> = Vec::new();
-        for run in self.hashes.chunk_by(|a, b| a.0 == b.0) {
+        for run in self.hashes.chunk_by(|a, b| a >> bits == b >> bits) {
             if run.len() < 2 {
                 continue;
             }
             // Equal hashes: group by the bytes (entry order kept within a group).
-            let mut group: Vec<u32> = run.iter().map(|x| x.1).collect();
+            let mut group: Vec<u32> = run.iter().map(|&x| self.index_of(x)).collect();
             group.sort_by(|a, b| key(*a).cmp(key(*b)).then(a.cmp(b)));
             for same in group.chunk_by(|a, b| key(*a) == key(*b)) {
                 for &repeat in &same[1..] {
