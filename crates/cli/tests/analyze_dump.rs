@@ -525,3 +525,38 @@ fn captures_on_stdin_decode_with_their_own_btf() {
     assert_eq!(piped["snapshot"], by_path["snapshot"]);
     assert_eq!(piped["value.state"], by_path["value.state"]);
 }
+
+/// `export` and `query` of a truncated dump: the rows before the cut, and exit 2 with the
+/// same located message as `analyze dump`.
+#[test]
+fn export_and_query_of_a_truncated_dump_exit_2_after_the_rows_before_the_cut() {
+    let whole = std::fs::read(format!("{CORPUS}/dumps/flows.json")).unwrap();
+    let fourth = whole
+        .windows(8)
+        .enumerate()
+        .filter(|(_, w)| w == b"{\"key\":[")
+        .nth(3)
+        .map(|(i, _)| i)
+        .unwrap();
+    let cut = &whole[..fourth + 100];
+    let types = ["--btf", "bpf/maps.bpf.o", "--map", "flows"];
+    let out = format!("{}/truncated.ndjson", env!("CARGO_TARGET_TMPDIR"));
+    let r = run_with(
+        &[&["export", "-", "-o", &out][..], &types[..]].concat(),
+        Some(cut),
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("3 entries before it were read"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 3);
+    let sql = "SELECT COUNT(*) AS n FROM entries";
+    let q = run_with(
+        &[&["query", sql, "-", "--format", "csv"][..], &types[..]].concat(),
+        Some(cut),
+    );
+    assert_eq!(q.code, 2, "{}", q.stderr);
+    assert_eq!(q.stdout, "n\n3\n");
+}

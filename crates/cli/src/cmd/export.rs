@@ -14,7 +14,7 @@ use mapsleuth_frames::{FileFormat, WriteOptions};
 
 use mapsleuth_engine::{consecutive_pairs, Analysed, MapIdentity, TypeSource};
 
-use crate::cmd::load::DumpSources;
+use crate::cmd::load::{report_truncations, DumpSources};
 use crate::cmd::types::usage;
 use crate::output::{csv_field, Format, Out, Style};
 
@@ -356,7 +356,17 @@ pub fn export(args: &ExportArgs, out: &mut Out) -> anyhow::Result<i32> {
         Ok(mapsleuth_frames::write(&df, &args.output, &opts)?)
     })?;
     report_written(out, &written, &args.output)?;
-    Ok(0)
+    Ok(truncation_status(&loaded))
+}
+
+/// Exit status 2 when a dump was truncated: its rows before the cut are written, and
+/// stderr says where it stops (as `analyze dump` does).
+fn truncation_status(loaded: &Loaded<'_>) -> i32 {
+    if report_truncations(&loaded.dumps) {
+        2
+    } else {
+        0
+    }
 }
 
 pub fn query(args: &QueryArgs, out: &mut Out) -> anyhow::Result<i32> {
@@ -377,10 +387,10 @@ pub fn query(args: &QueryArgs, out: &mut Out) -> anyhow::Result<i32> {
         let opts = write_options(path, &args.out, loaded.metadata("query", Some(&args.sql)))?;
         let written = mapsleuth_frames::write(&result, path, &opts)?;
         report_written(out, &written, path)?;
-        return Ok(0);
+        return Ok(truncation_status(&loaded));
     }
     print_frame(&result, args.max_rows, out)?;
-    Ok(0)
+    Ok(truncation_status(&loaded))
 }
 
 // ---------------------------------------------------------------------------------------
