@@ -383,7 +383,7 @@ fn plan_object(
 }
 
 /// Struct and union key and value types, once each, with the first map using them.
-fn candidates(table: &TypeTable, defs: &[MapDef]) -> Vec<CCandidate> {
+pub(crate) fn candidates(table: &TypeTable, defs: &[MapDef]) -> Vec<CCandidate> {
     let mut out: Vec<CCandidate> = Vec::new();
     for m in defs {
         for (role, id) in [("key", m.key_type_id), ("value", m.value_type_id)] {
@@ -403,7 +403,8 @@ fn candidates(table: &TypeTable, defs: &[MapDef]) -> Vec<CCandidate> {
     out
 }
 
-fn is_aggregate(table: &TypeTable, id: TypeId) -> bool {
+/// Struct or union: the types a Go struct can mirror.
+pub(crate) fn is_aggregate(table: &TypeTable, id: TypeId) -> bool {
     matches!(
         table.get(id).map(|t| &t.kind),
         Ok(TypeKind::Struct(_) | TypeKind::Union(_))

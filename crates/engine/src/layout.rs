@@ -11,10 +11,12 @@ use mapsleuth_crosscheck::pairing::{
 };
 use mapsleuth_crosscheck::report::LayoutReport;
 use mapsleuth_dwarf::GoBinary;
-use mapsleuth_layout::{TypeKind, TypeRef, TypeTable};
+use mapsleuth_layout::{TypeRef, TypeTable};
 
 use crate::error::{Error, Result};
+use crate::gate::{candidates, is_aggregate};
 use crate::inputs::{open_go_binary, BtfInput};
+use crate::types::no_such_map;
 
 /// What to check.
 #[derive(Clone, Debug, Default)]
@@ -147,44 +149,14 @@ fn map_candidates(
     only: Option<&str>,
     legacy: &[LegacyMap],
 ) -> Result<Vec<CCandidate>> {
-    let maps = discover_maps(btf, table, legacy)?;
+    let mut maps = discover_maps(btf, table, legacy)?;
     if let Some(name) = only {
         if !maps.iter().any(|m| m.name == name) {
-            let names: Vec<&str> = maps.iter().map(|m| m.name.as_str()).collect();
-            return Err(Error::usage(format!(
-                "no map named `{name}` in the object; it defines: {}",
-                if names.is_empty() {
-                    "no maps".to_string()
-                } else {
-                    names.join(", ")
-                }
-            )));
+            return Err(no_such_map(name, "the object", &maps));
         }
+        maps.retain(|m| m.name == name);
     }
-    let mut out: Vec<CCandidate> = Vec::new();
-    for m in maps.iter().filter(|m| only.is_none_or(|n| n == m.name)) {
-        for (role, id) in [("key", m.key_type_id), ("value", m.value_type_id)] {
-            let Some(resolved) = id.and_then(|id| table.resolve(id).ok()) else {
-                continue;
-            };
-            if !is_aggregate(table, resolved) || out.iter().any(|c| c.id == resolved) {
-                continue;
-            }
-            out.push(CCandidate {
-                name: table.type_name(resolved),
-                id: resolved,
-                map: Some((m.name.clone(), role)),
-            });
-        }
-    }
-    Ok(out)
-}
-
-fn is_aggregate(table: &TypeTable, id: u32) -> bool {
-    matches!(
-        table.get(id).map(|t| &t.kind),
-        Ok(TypeKind::Struct(_) | TypeKind::Union(_))
-    )
+    Ok(candidates(table, &maps))
 }
 
 /// No maps (kernel BTF, a raw blob): user Go structs against BTF structs of the same

@@ -134,7 +134,7 @@ impl TypeSource {
     }
 }
 
-fn no_such_map(name: &str, path: &str, maps: &[MapDef]) -> Error {
+pub(crate) fn no_such_map(name: &str, path: &str, maps: &[MapDef]) -> Error {
     Error::usage(format!(
         "no map named `{name}` in {path}; it defines: {}",
         map_names(maps)

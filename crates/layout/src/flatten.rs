@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::names::join_path;
-use crate::types::{GoKind, IntEncoding, TypeId, TypeKind, TypeTable, MAX_DEPTH};
+use crate::types::{Composite, GoKind, IntEncoding, TypeId, TypeKind, TypeTable, MAX_DEPTH};
 use crate::LayoutError;
 
 /// At most this many leaves or padding regions come out of one type: a `u64[1 << 30]`
@@ -318,174 +318,200 @@ impl TypeTable {
         }
         let resolved = self.resolve(id)?;
         match &self.get(resolved)?.kind {
-            TypeKind::Struct(c) => {
-                let mut members: Vec<_> = c.members.iter().collect();
-                members.sort_by_key(|m| m.offset_bits);
-                let mut end = 0u64;
-                let mut last: Option<String> = None;
-                for m in members {
-                    out.step(1)?;
-                    let name = m.name.as_deref().unwrap_or("");
-                    let child = if m.embedded {
-                        path.to_string()
-                    } else {
-                        join_path(path, name)
-                    };
-                    if m.offset_bits > end {
-                        out.push(PaddingRegion {
-                            offset_bits: base_bits.saturating_add(end),
-                            size_bits: m.offset_bits - end,
-                            kind: PaddingKind::Hole,
-                            container: path.to_string(),
-                            after: last.clone(),
-                        });
-                    }
-                    let msize = match m.bitfield_bits {
-                        Some(b) => u64::from(b),
-                        None => {
-                            self.collect_padding(
-                                m.ty,
-                                &child,
-                                base_bits.saturating_add(m.offset_bits),
-                                depth + 1,
-                                out,
-                            )?;
-                            self.size_of(m.ty)?.saturating_mul(8)
-                        }
-                    };
-                    end = end.max(m.offset_bits.saturating_add(msize));
-                    last = Some(child);
-                }
-                let total = c.size.saturating_mul(8);
-                if total > end {
-                    // Unused bits of a bitfield's last byte are a hole; whole bytes
-                    // after that are trailing padding.
-                    let byte_end = end.div_ceil(8).saturating_mul(8);
-                    if byte_end > end {
-                        out.push(PaddingRegion {
-                            offset_bits: base_bits.saturating_add(end),
-                            size_bits: byte_end.min(total) - end,
-                            kind: PaddingKind::Hole,
-                            container: path.to_string(),
-                            after: last.clone(),
-                        });
-                    }
-                    if total > byte_end {
-                        out.push(PaddingRegion {
-                            offset_bits: base_bits.saturating_add(byte_end),
-                            size_bits: total - byte_end,
-                            kind: PaddingKind::Trailing,
-                            container: path.to_string(),
-                            after: last,
-                        });
-                    }
-                }
-                Ok(())
-            }
-            TypeKind::Union(c) => {
-                // Intersect the uncovered ranges of every alternative.
-                let total = c.size.saturating_mul(8);
-                let mut common: Option<Vec<(u64, u64)>> = None;
-                for m in &c.members {
-                    out.step(1)?;
-                    let mut alt = Walk::new(out.steps);
-                    let msize = match m.bitfield_bits {
-                        Some(b) => u64::from(b),
-                        None => {
-                            let name = m.name.as_deref().unwrap_or("");
-                            self.collect_padding(
-                                m.ty,
-                                &join_path(path, name),
-                                0,
-                                depth + 1,
-                                &mut alt,
-                            )?;
-                            self.size_of(m.ty)?.saturating_mul(8)
-                        }
-                    };
-                    out.steps = alt.steps;
-                    let mut gaps: Vec<(u64, u64)> = alt
-                        .iter()
-                        .map(|r| {
-                            let s = m.offset_bits.saturating_add(r.offset_bits);
-                            (s, s.saturating_add(r.size_bits))
-                        })
-                        .collect();
-                    if m.offset_bits > 0 {
-                        gaps.push((0, m.offset_bits));
-                    }
-                    let alt_end = m.offset_bits.saturating_add(msize);
-                    if total > alt_end {
-                        gaps.push((alt_end, total));
-                    }
-                    gaps.sort_unstable();
-                    common = Some(match common {
-                        None => gaps,
-                        Some(prev) => intersect(&prev, &gaps),
-                    });
-                }
-                let widest_end = c
-                    .members
-                    .iter()
-                    .map(|m| {
-                        let s = match m.bitfield_bits {
-                            Some(b) => u64::from(b),
-                            None => self.size_of(m.ty).unwrap_or(0).saturating_mul(8),
-                        };
-                        m.offset_bits.saturating_add(s)
-                    })
-                    .max()
-                    .unwrap_or(0);
-                let gaps =
-                    common.unwrap_or_else(|| if total > 0 { vec![(0, total)] } else { vec![] });
-                for (s, e) in gaps {
-                    out.push(PaddingRegion {
-                        offset_bits: base_bits.saturating_add(s),
-                        size_bits: e - s,
-                        kind: if s >= widest_end {
-                            PaddingKind::Trailing
-                        } else {
-                            PaddingKind::Hole
-                        },
-                        container: path.to_string(),
-                        after: None,
-                    });
-                }
-                Ok(())
-            }
+            TypeKind::Struct(c) => self.struct_padding(c, path, base_bits, depth, out),
+            TypeKind::Union(c) => self.union_padding(c, path, base_bits, depth, out),
             TypeKind::Array { elem, len } => {
-                let mut one = Walk::new(out.steps);
-                self.collect_padding(*elem, "", 0, depth + 1, &mut one)?;
-                out.steps = one.steps;
-                if one.is_empty() {
-                    return Ok(());
-                }
-                let elem_bits = self.size_of(*elem)?.saturating_mul(8);
-                for i in 0..*len {
-                    if out.len() + one.len() > MAX_LEAVES {
-                        return Err(LayoutError::TooMany {
-                            what: "padding regions",
-                            limit: MAX_LEAVES,
-                        });
-                    }
-                    out.step(one.len())?;
-                    let prefix = format!("{path}[{i}]");
-                    for r in one.iter() {
-                        out.push(PaddingRegion {
-                            offset_bits: base_bits
-                                .saturating_add(elem_bits.saturating_mul(i))
-                                .saturating_add(r.offset_bits),
-                            size_bits: r.size_bits,
-                            kind: r.kind,
-                            container: join_path(&prefix, &r.container),
-                            after: r.after.as_ref().map(|a| join_path(&prefix, a)),
-                        });
-                    }
-                }
-                Ok(())
+                self.array_padding(*elem, *len, path, base_bits, depth, out)
             }
             _ => Ok(()),
         }
+    }
+
+    /// Holes between members, and a bitfield's unused bits and trailing padding at the end.
+    fn struct_padding(
+        &self,
+        c: &Composite,
+        path: &str,
+        base_bits: u64,
+        depth: u32,
+        out: &mut Walk<PaddingRegion>,
+    ) -> Result<(), LayoutError> {
+        let mut members: Vec<_> = c.members.iter().collect();
+        members.sort_by_key(|m| m.offset_bits);
+        let mut end = 0u64;
+        let mut last: Option<String> = None;
+        for m in members {
+            out.step(1)?;
+            let name = m.name.as_deref().unwrap_or("");
+            let child = if m.embedded {
+                path.to_string()
+            } else {
+                join_path(path, name)
+            };
+            if m.offset_bits > end {
+                out.push(PaddingRegion {
+                    offset_bits: base_bits.saturating_add(end),
+                    size_bits: m.offset_bits - end,
+                    kind: PaddingKind::Hole,
+                    container: path.to_string(),
+                    after: last.clone(),
+                });
+            }
+            let msize = match m.bitfield_bits {
+                Some(b) => u64::from(b),
+                None => {
+                    self.collect_padding(
+                        m.ty,
+                        &child,
+                        base_bits.saturating_add(m.offset_bits),
+                        depth + 1,
+                        out,
+                    )?;
+                    self.size_of(m.ty)?.saturating_mul(8)
+                }
+            };
+            end = end.max(m.offset_bits.saturating_add(msize));
+            last = Some(child);
+        }
+        let total = c.size.saturating_mul(8);
+        if total > end {
+            // Unused bits of a bitfield's last byte are a hole; whole bytes
+            // after that are trailing padding.
+            let byte_end = end.div_ceil(8).saturating_mul(8);
+            if byte_end > end {
+                out.push(PaddingRegion {
+                    offset_bits: base_bits.saturating_add(end),
+                    size_bits: byte_end.min(total) - end,
+                    kind: PaddingKind::Hole,
+                    container: path.to_string(),
+                    after: last.clone(),
+                });
+            }
+            if total > byte_end {
+                out.push(PaddingRegion {
+                    offset_bits: base_bits.saturating_add(byte_end),
+                    size_bits: total - byte_end,
+                    kind: PaddingKind::Trailing,
+                    container: path.to_string(),
+                    after: last,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The bytes no alternative of a union covers.
+    fn union_padding(
+        &self,
+        c: &Composite,
+        path: &str,
+        base_bits: u64,
+        depth: u32,
+        out: &mut Walk<PaddingRegion>,
+    ) -> Result<(), LayoutError> {
+        // Intersect the uncovered ranges of every alternative.
+        let total = c.size.saturating_mul(8);
+        let mut common: Option<Vec<(u64, u64)>> = None;
+        for m in &c.members {
+            out.step(1)?;
+            let mut alt = Walk::new(out.steps);
+            let msize = match m.bitfield_bits {
+                Some(b) => u64::from(b),
+                None => {
+                    let name = m.name.as_deref().unwrap_or("");
+                    self.collect_padding(m.ty, &join_path(path, name), 0, depth + 1, &mut alt)?;
+                    self.size_of(m.ty)?.saturating_mul(8)
+                }
+            };
+            out.steps = alt.steps;
+            let mut gaps: Vec<(u64, u64)> = alt
+                .iter()
+                .map(|r| {
+                    let s = m.offset_bits.saturating_add(r.offset_bits);
+                    (s, s.saturating_add(r.size_bits))
+                })
+                .collect();
+            if m.offset_bits > 0 {
+                gaps.push((0, m.offset_bits));
+            }
+            let alt_end = m.offset_bits.saturating_add(msize);
+            if total > alt_end {
+                gaps.push((alt_end, total));
+            }
+            gaps.sort_unstable();
+            common = Some(match common {
+                None => gaps,
+                Some(prev) => intersect(&prev, &gaps),
+            });
+        }
+        let widest_end = c
+            .members
+            .iter()
+            .map(|m| {
+                let s = match m.bitfield_bits {
+                    Some(b) => u64::from(b),
+                    None => self.size_of(m.ty).unwrap_or(0).saturating_mul(8),
+                };
+                m.offset_bits.saturating_add(s)
+            })
+            .max()
+            .unwrap_or(0);
+        let gaps = common.unwrap_or_else(|| if total > 0 { vec![(0, total)] } else { vec![] });
+        for (s, e) in gaps {
+            out.push(PaddingRegion {
+                offset_bits: base_bits.saturating_add(s),
+                size_bits: e - s,
+                kind: if s >= widest_end {
+                    PaddingKind::Trailing
+                } else {
+                    PaddingKind::Hole
+                },
+                container: path.to_string(),
+                after: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// One element's padding, repeated for every element.
+    fn array_padding(
+        &self,
+        elem: TypeId,
+        len: u64,
+        path: &str,
+        base_bits: u64,
+        depth: u32,
+        out: &mut Walk<PaddingRegion>,
+    ) -> Result<(), LayoutError> {
+        let mut one = Walk::new(out.steps);
+        self.collect_padding(elem, "", 0, depth + 1, &mut one)?;
+        out.steps = one.steps;
+        if one.is_empty() {
+            return Ok(());
+        }
+        let elem_bits = self.size_of(elem)?.saturating_mul(8);
+        for i in 0..len {
+            if out.len() + one.len() > MAX_LEAVES {
+                return Err(LayoutError::TooMany {
+                    what: "padding regions",
+                    limit: MAX_LEAVES,
+                });
+            }
+            out.step(one.len())?;
+            let prefix = format!("{path}[{i}]");
+            for r in one.iter() {
+                out.push(PaddingRegion {
+                    offset_bits: base_bits
+                        .saturating_add(elem_bits.saturating_mul(i))
+                        .saturating_add(r.offset_bits),
+                    size_bits: r.size_bits,
+                    kind: r.kind,
+                    container: join_path(&prefix, &r.container),
+                    after: r.after.as_ref().map(|a| join_path(&prefix, a)),
+                });
+            }
+        }
+        Ok(())
     }
 }
 

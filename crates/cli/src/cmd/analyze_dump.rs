@@ -167,127 +167,151 @@ fn size_text(t: &mapsleuth_forensics::dump_report::TypeUse) -> String {
 }
 
 fn render(done: &[Analysed<'_>], show: usize, out: &mut Out) -> anyhow::Result<()> {
-    let mut entries = 0;
     for a in done {
-        let d = &a.dump;
-        let an = &a.analysis;
-        entries += d.len();
-        let mut head = vec![d.source.format.to_string()];
-        if let Some(t) = &d.meta.map_type {
-            head.push(t.clone());
-        }
-        head.push(format!(
-            "{} entr{}",
-            d.len(),
-            if d.len() == 1 { "y" } else { "ies" }
-        ));
-        if d.lookup_error_count() > 0 {
-            head.push(format!("{} lookup errors", d.lookup_error_count()));
-        }
-        if let Some(c) = d.cpu_count() {
-            head.push(format!("{c} CPUs"));
-        }
-        let map = d
-            .meta
-            .name
-            .as_deref()
-            .map(|n| format!("map `{n}`"))
-            .unwrap_or_else(|| "map".to_string());
-        let title = format!("{}: {map} ({})", d.source.name, head.join(", "));
-        writeln!(out.stdout, "{}", out.paint(&title, Style::Bold))?;
-        match (&an.key_type, &an.value_type) {
-            (None, None) => writeln!(
-                out.stdout,
-                "  types: none (key {} B, value {} B)",
-                d.key_size().map_or("?".into(), |n| n.to_string()),
-                d.value_size().map_or("?".into(), |n| n.to_string())
-            )?,
-            (k, v) => {
-                let k = k.as_ref().map_or("-".to_string(), size_text);
-                let v = v.as_ref().map_or("-".to_string(), size_text);
-                writeln!(
-                    out.stdout,
-                    "  types: key {k}, value {v}, from {}",
-                    an.types_from.as_deref().unwrap_or("?")
-                )?;
-            }
-        }
-        if !out.quiet {
-            for n in &an.notes {
-                writeln!(out.stdout, "  {} {n}", out.paint("note:", Style::Dim))?;
-            }
-            for s in &an.skipped {
-                writeln!(
-                    out.stdout,
-                    "  {} {s}",
-                    out.paint("not checked:", Style::Dim)
-                )?;
-            }
-        }
-        for e in d.entries().take(show) {
-            let de = an.decode_entry(&e);
-            let key = match (&de.key, &de.key_hex) {
-                (Some(k), _) => k.to_string(),
-                (None, Some(h)) => h.clone(),
-                (None, None) => "-".to_string(),
-            };
-            let value = if let Some(v) = &de.value {
-                v.to_string()
-            } else if let Some(cpus) = &de.values {
-                let mut parts: Vec<String> = cpus
-                    .iter()
-                    .map(|c| format!("cpu{} {}", c.cpu, c.value))
-                    .collect();
-                if let Some(s) = &de.sum {
-                    parts.push(format!("sum {s}"));
-                }
-                parts.join("  ")
-            } else if let Some(f) = &de.formatted {
-                // bpftool's decoding, as the dump has it.
-                f.parts().1.unwrap_or("").to_string()
-            } else if !de.value_hex.is_empty() {
-                de.value_hex.join(" ")
-            } else {
-                String::new()
-            };
-            let key = match (&de.formatted, de.key.is_none()) {
-                (Some(f), true) if e.kind() == EntryKind::FormattedOnly => {
-                    f.parts().0.map_or(key, str::to_string)
-                }
-                _ => key,
-            };
-            let mut line = format!("  {key} =>");
-            if !value.is_empty() {
-                line.push(' ');
-                line.push_str(&value);
-            }
-            if let Some(err) = &de.error {
-                line.push_str(&format!(" ({err})"));
-            }
-            if !de.codes.is_empty() {
-                line.push_str(&format!("  [{}]", de.codes.join(" ")));
-            }
-            writeln!(out.stdout, "{line}")?;
-        }
-        if d.len() > show && show > 0 {
+        render_dump(a, show, out)?;
+    }
+    let entries: usize = done.iter().map(|a| a.dump.len()).sum();
+    render_verdict(done, entries, out)
+}
+
+/// One dump: its title, types and notes, its first `show` entries, its findings.
+fn render_dump(a: &Analysed<'_>, show: usize, out: &mut Out) -> anyhow::Result<()> {
+    let (d, an) = (&a.dump, &a.analysis);
+    render_head(a, out)?;
+    for e in d.entries().take(show) {
+        writeln!(out.stdout, "{}", entry_line(an, &e))?;
+    }
+    if d.len() > show && show > 0 {
+        writeln!(
+            out.stdout,
+            "  {}",
+            out.paint(
+                &format!(
+                    "... {} more (--entries N, or --format json for all)",
+                    d.len() - show
+                ),
+                Style::Dim
+            )
+        )?;
+    }
+    writeln!(out.stdout)?;
+    if !an.findings.is_empty() {
+        out.findings(&an.findings)?;
+        writeln!(out.stdout)?;
+    }
+    Ok(())
+}
+
+/// The dump's title line, its types, and (unless quiet) the notes.
+fn render_head(a: &Analysed<'_>, out: &mut Out) -> anyhow::Result<()> {
+    let (d, an) = (&a.dump, &a.analysis);
+    let mut head = vec![d.source.format.to_string()];
+    if let Some(t) = &d.meta.map_type {
+        head.push(t.clone());
+    }
+    head.push(format!(
+        "{} entr{}",
+        d.len(),
+        if d.len() == 1 { "y" } else { "ies" }
+    ));
+    if d.lookup_error_count() > 0 {
+        head.push(format!("{} lookup errors", d.lookup_error_count()));
+    }
+    if let Some(c) = d.cpu_count() {
+        head.push(format!("{c} CPUs"));
+    }
+    let map = d
+        .meta
+        .name
+        .as_deref()
+        .map(|n| format!("map `{n}`"))
+        .unwrap_or_else(|| "map".to_string());
+    let title = format!("{}: {map} ({})", d.source.name, head.join(", "));
+    writeln!(out.stdout, "{}", out.paint(&title, Style::Bold))?;
+    match (&an.key_type, &an.value_type) {
+        (None, None) => writeln!(
+            out.stdout,
+            "  types: none (key {} B, value {} B)",
+            d.key_size().map_or("?".into(), |n| n.to_string()),
+            d.value_size().map_or("?".into(), |n| n.to_string())
+        )?,
+        (k, v) => {
+            let k = k.as_ref().map_or("-".to_string(), size_text);
+            let v = v.as_ref().map_or("-".to_string(), size_text);
             writeln!(
                 out.stdout,
-                "  {}",
-                out.paint(
-                    &format!(
-                        "... {} more (--entries N, or --format json for all)",
-                        d.len() - show
-                    ),
-                    Style::Dim
-                )
+                "  types: key {k}, value {v}, from {}",
+                an.types_from.as_deref().unwrap_or("?")
             )?;
         }
-        writeln!(out.stdout)?;
-        if !an.findings.is_empty() {
-            out.findings(&an.findings)?;
-            writeln!(out.stdout)?;
+    }
+    if !out.quiet {
+        for n in &an.notes {
+            writeln!(out.stdout, "  {} {n}", out.paint("note:", Style::Dim))?;
+        }
+        for s in &an.skipped {
+            writeln!(
+                out.stdout,
+                "  {} {s}",
+                out.paint("not checked:", Style::Dim)
+            )?;
         }
     }
+    Ok(())
+}
+
+/// One entry as a line: key => value, error, codes.
+fn entry_line(
+    an: &mapsleuth_forensics::dump_report::DumpAnalysis,
+    e: &mapsleuth_dump::DumpEntry<'_>,
+) -> String {
+    let de = an.decode_entry(e);
+    let key = match (&de.key, &de.key_hex) {
+        (Some(k), _) => k.to_string(),
+        (None, Some(h)) => h.clone(),
+        (None, None) => "-".to_string(),
+    };
+    let value = if let Some(v) = &de.value {
+        v.to_string()
+    } else if let Some(cpus) = &de.values {
+        let mut parts: Vec<String> = cpus
+            .iter()
+            .map(|c| format!("cpu{} {}", c.cpu, c.value))
+            .collect();
+        if let Some(s) = &de.sum {
+            parts.push(format!("sum {s}"));
+        }
+        parts.join("  ")
+    } else if let Some(f) = &de.formatted {
+        // bpftool's decoding, as the dump has it.
+        f.parts().1.unwrap_or("").to_string()
+    } else if !de.value_hex.is_empty() {
+        de.value_hex.join(" ")
+    } else {
+        String::new()
+    };
+    let key = match (&de.formatted, de.key.is_none()) {
+        (Some(f), true) if e.kind() == EntryKind::FormattedOnly => {
+            f.parts().0.map_or(key, str::to_string)
+        }
+        _ => key,
+    };
+    let mut line = format!("  {key} =>");
+    if !value.is_empty() {
+        line.push(' ');
+        line.push_str(&value);
+    }
+    if let Some(err) = &de.error {
+        line.push_str(&format!(" ({err})"));
+    }
+    if !de.codes.is_empty() {
+        line.push_str(&format!("  [{}]", de.codes.join(" ")));
+    }
+    line
+}
+
+/// The closing line: dumps, entries, and the findings by severity.
+fn render_verdict(done: &[Analysed<'_>], entries: usize, out: &mut Out) -> anyhow::Result<()> {
     let all: Vec<&Finding> = done
         .iter()
         .flat_map(|a| a.analysis.findings.iter())
