@@ -110,6 +110,16 @@ impl FormattedTable {
         Some(scratch.as_str())
     }
 
+    /// The scalar tokens of record `i` in text order, with its skeleton's index; `None`
+    /// when the record was kept as text. Two records of one skeleton differ only in
+    /// their tokens, so a reader can learn a shape once and then walk tokens alone.
+    pub fn tokens(&self, i: usize) -> Option<(u32, FormattedTokens<'_>)> {
+        let rec = self.records.get(i)?;
+        let (tag, rest) = get_varint(rec)?;
+        let skeleton = u32::try_from(tag.checked_sub(1)?).ok()?;
+        Some((skeleton, FormattedTokens { rest }))
+    }
+
     pub fn truncate(&mut self, len: usize) {
         self.records.truncate(len);
     }
@@ -131,6 +141,66 @@ impl FormattedTable {
 
     pub fn heap_bytes(&self) -> usize {
         self.records.heap_bytes() + self.skeletons.iter().map(|s| 2 * s.len()).sum::<usize>()
+    }
+}
+
+/// One scalar of bpftool's `formatted` text (see [`FormattedTable::tokens`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormattedToken<'a> {
+    /// A non-negative integer, written in the canonical way (no sign, no leading zero).
+    Uint(u64),
+    /// A negative integer, `-` then the canonical digits of this magnitude.
+    Neg(u64),
+    /// Any other scalar as its JSON text: a string with its quotes, a float, `true`...
+    Text(&'a str),
+}
+
+impl FormattedToken<'_> {
+    /// The token's JSON text, as it was in the dump.
+    pub fn write_to(&self, out: &mut String) {
+        let mut bytes = std::mem::take(out).into_bytes();
+        match *self {
+            FormattedToken::Uint(v) => put_decimal(&mut bytes, v),
+            FormattedToken::Neg(v) => {
+                bytes.push(b'-');
+                put_decimal(&mut bytes, v);
+            }
+            FormattedToken::Text(t) => bytes.extend_from_slice(t.as_bytes()),
+        }
+        // Only ASCII digits or text that was a `str` were added.
+        *out = String::from_utf8(bytes).unwrap_or_default();
+    }
+}
+
+/// The tokens of one record, in order; stops early on damaged bytes.
+#[derive(Clone, Debug)]
+pub struct FormattedTokens<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for FormattedTokens<'a> {
+    type Item = FormattedToken<'a>;
+
+    fn next(&mut self) -> Option<FormattedToken<'a>> {
+        let (&marker, after) = self.rest.split_first()?;
+        let (token, rest) = match marker {
+            UINT | NEG => {
+                let (v, rest) = get_varint(after)?;
+                let t = if marker == UINT {
+                    FormattedToken::Uint(v)
+                } else {
+                    FormattedToken::Neg(v)
+                };
+                (t, rest)
+            }
+            _ => {
+                let end = memchr::memchr(END, self.rest)?;
+                let text = std::str::from_utf8(&self.rest[..end]).ok()?;
+                (FormattedToken::Text(text), &self.rest[end + 1..])
+            }
+        };
+        self.rest = rest;
+        Some(token)
     }
 }
 
@@ -346,6 +416,35 @@ mod tests {
         assert_eq!(t.skeletons.len(), 1);
         let first = t.records.get(0).map_or(0, <[u8]>::len);
         assert!(first * 2 < a.len(), "{first} bytes for {}", a.len());
+    }
+
+    #[test]
+    fn tokens_are_the_scalars_in_order() {
+        let a = r#"{"key":7,"value":{"n":-12,"s":"a\"b","f":1.5,"z":0,"e":007}}"#;
+        let t = round_trip(&[a, "{\"key\":\"open"]);
+        let (skeleton, tokens) = t.tokens(0).unwrap();
+        assert_eq!(skeleton, 0);
+        let toks: Vec<_> = tokens.collect();
+        use FormattedToken::*;
+        assert_eq!(
+            toks,
+            [
+                Uint(7),
+                Neg(12),
+                Text(r#""a\"b""#),
+                Text("1.5"),
+                Uint(0),
+                Text("007")
+            ]
+        );
+        let mut texts = String::new();
+        for tok in toks {
+            tok.write_to(&mut texts);
+            texts.push(' ');
+        }
+        assert_eq!(texts, r#"7 -12 "a\"b" 1.5 0 007 "#);
+        assert!(t.tokens(1).is_none(), "kept as text");
+        assert!(t.tokens(2).is_none(), "no such record");
     }
 
     #[test]

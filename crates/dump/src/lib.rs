@@ -50,6 +50,7 @@ mod jsonish;
 mod meta;
 mod model;
 mod options;
+mod prefetch;
 mod raw;
 mod read;
 mod table;
@@ -69,6 +70,7 @@ use window::Window;
 pub use capture_file::CaptureInfo;
 pub use error::{DumpError, ErrorKind, Position};
 pub use format::{detect_format, DumpFormat, ParseFormatError};
+pub use formatted::{FormattedToken, FormattedTokens};
 pub use meta::parse_bpftool_map_show;
 pub use model::{
     bpftool_dump_note, is_percpu_type, Dump, DumpEntry, DumpSource, EntryKind, MapMeta,
@@ -87,7 +89,11 @@ pub fn read_file(path: impl AsRef<Path>, opts: &DumpReadOptions) -> Result<Vec<D
         .metadata()
         .ok()
         .and_then(|m| usize::try_from(m.len()).ok());
-    let win = Window::from_reader(file, Arc::clone(&name), size);
+    let win = if size.is_some_and(|s| s >= prefetch::MIN_PREFETCH) {
+        Window::from_reader(prefetch::Prefetch::new(file), Arc::clone(&name), size)
+    } else {
+        Window::from_reader(file, Arc::clone(&name), size)
+    };
     read_window(win, name, opts)
 }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::capture_file::{CaptureInfo, MapHeader};
 use crate::error::{DumpError, ErrorKind, Position};
 use crate::format::DumpFormat;
-use crate::formatted::FormattedTable;
+use crate::formatted::{FormattedTable, FormattedTokens};
 use crate::options::DumpLimits;
 use crate::table::ByteTable;
 
@@ -684,6 +684,16 @@ impl<'a> DumpEntry<'a> {
         self.dump
             .formatted
             .get(self.rec.formatted as usize, scratch)
+    }
+
+    /// bpftool's decoded form as its skeleton's index and its scalar tokens, without
+    /// rebuilding the text; `None` when there is none or it was kept as text. Entries
+    /// of one dump with the same skeleton index have the same text around their tokens.
+    pub fn formatted_tokens(&self) -> Option<(u32, FormattedTokens<'a>)> {
+        if self.rec.formatted == NONE {
+            return None;
+        }
+        self.dump.formatted.tokens(self.rec.formatted as usize)
     }
 
     /// bpftool's decoded form parsed into a JSON value.

@@ -169,6 +169,10 @@ struct D018 {
 
 impl D018 {
     fn check(&mut self, entry: &DumpEntry<'_>, id: &EntryId<'_>, marks: &mut Marks) {
+        // Off, or running on its own thread.
+        if self.sides.iter().all(Option::is_none) {
+            return;
+        }
         let sides = [self.sides[0].as_ref(), self.sides[1].as_ref()];
         self.agreement
             .compare(entry, sides, id, &mut self.stats, marks);

@@ -17,6 +17,9 @@ use crate::names::{fold_name, join_path, normalize_path};
 
 type Json = serde_json::Value;
 
+mod shape;
+use shape::{Known, Part, Shape};
+
 /// What D018 needs of one side: its tree decoder (the other checks read leaves).
 pub(super) struct TreeSide {
     role: Role,
@@ -46,6 +49,10 @@ pub(super) struct Agreement {
     walk: Walk,
     kinds: Vec<u8>,
     scratch: String,
+    /// Per skeleton of bpftool's text (the dump stores a few): its shape once learnt.
+    shapes: Vec<Option<Known>>,
+    /// Our decoding's leaf kinds of the key, for the token path.
+    key_kinds: Vec<u8>,
 }
 
 /// Entries that differ and values compared, per field.
@@ -165,6 +172,7 @@ impl<'a> Token<'a> {
 enum TheirLeaves<'a> {
     Text(&'a str, &'a [TheirLeaf]),
     Tree(&'a [&'a Json]),
+    Tokens(&'a Part, &'a [mapsleuth_dump::FormattedToken<'a>]),
 }
 
 impl TheirLeaves<'_> {
@@ -176,6 +184,7 @@ impl TheirLeaves<'_> {
                 ours.same_as(Token::parse(text.get(l.start..l.end)?).view(), order)
             }
             TheirLeaves::Tree(nodes) => ours.same_as(Their::of(nodes.get(i)?), order),
+            TheirLeaves::Tokens(part, tokens) => part.same(i, tokens, ours, order),
         }
     }
 
@@ -189,6 +198,7 @@ impl TheirLeaves<'_> {
                 .map(|j| j.to_string())
                 .unwrap_or_default(),
             TheirLeaves::Tree(nodes) => nodes.get(i).map(|j| j.to_string()).unwrap_or_default(),
+            TheirLeaves::Tokens(part, tokens) => part.text(i, tokens),
         }
     }
 }
@@ -206,6 +216,12 @@ impl Agreement {
         if entry.key().is_none() && entry.value_count() == 0 {
             return;
         }
+        if let Some(compared_any) = self.compare_tokens(entry, sides, id, stats, marks) {
+            if compared_any {
+                stats.compared_entries += 1;
+            }
+            return;
+        }
         // One buffer for every entry's text (it is stored compactly, and rebuilt here).
         let mut scratch = std::mem::take(&mut self.scratch);
         let compared_any = match entry.formatted_json_in(&mut scratch) {
@@ -219,6 +235,102 @@ impl Agreement {
         if compared_any {
             stats.compared_entries += 1;
         }
+    }
+
+    /// The common case, without the text: bpftool's tokens, when their skeleton's shape
+    /// is known and the plans fit. `None`: the text path decides (and makes the plans).
+    fn compare_tokens(
+        &mut self,
+        entry: &DumpEntry<'_>,
+        sides: [Option<&TreeSide>; 2],
+        id: &EntryId<'_>,
+        stats: &mut Stats,
+        marks: &mut Marks,
+    ) -> Option<bool> {
+        let (skeleton, tokens) = entry.formatted_tokens()?;
+        let tokens: Vec<_> = tokens.collect();
+        let i = skeleton as usize;
+        self.learn(entry, i, &tokens);
+        let shapes = std::mem::take(&mut self.shapes);
+        let shape = shapes.get(i).and_then(|k| k.as_ref()?.as_ref());
+        let result = shape
+            .and_then(|shape| self.compare_shape(entry, shape, &tokens, sides, id, stats, marks));
+        self.shapes = shapes;
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn compare_shape(
+        &mut self,
+        entry: &DumpEntry<'_>,
+        shape: &Shape,
+        tokens: &[mapsleuth_dump::FormattedToken<'_>],
+        sides: [Option<&TreeSide>; 2],
+        id: &EntryId<'_>,
+        stats: &mut Stats,
+        marks: &mut Marks,
+    ) -> Option<bool> {
+        let bytes = [entry.key(), entry.value()];
+        // Ours decoded, each part checked against its plan, before anything is counted.
+        let mut ours: [Option<(&TreeSide, Value, &Part)>; 2] = [None, None];
+        for slot in 0..2 {
+            let (Some(side), Some(b), Some(part)) = (sides[slot], bytes[slot], &shape.parts[slot])
+            else {
+                continue;
+            };
+            let Ok(value) = side.tree.decode(b) else {
+                continue;
+            };
+            let kinds = if slot == 0 {
+                &mut self.key_kinds
+            } else {
+                &mut self.kinds
+            };
+            kinds.clear();
+            for_each_leaf(&value, &mut |c| kinds.push(c.kind()));
+            let plan = self.plans[role_slot(side.role)].as_ref()?;
+            if plan.sig != part.sig || plan.kinds != *kinds {
+                return None;
+            }
+            ours[slot] = Some((side, value, part));
+        }
+        let mut compared_any = false;
+        for (side, value, part) in ours.iter().flatten() {
+            let plan = self.plans[role_slot(side.role)].as_mut()?;
+            let leaves = TheirLeaves::Tokens(part, tokens);
+            compared_any |= apply(
+                plan,
+                side,
+                value,
+                &leaves,
+                &mut self.tallies,
+                id,
+                stats,
+                marks,
+            );
+        }
+        Some(compared_any)
+    }
+
+    /// Learns the shape of skeleton `i` from `entry`'s text, the first time.
+    fn learn(
+        &mut self,
+        entry: &DumpEntry<'_>,
+        i: usize,
+        tokens: &[mapsleuth_dump::FormattedToken<'_>],
+    ) {
+        if self.shapes.len() <= i {
+            self.shapes.resize_with(i + 1, || None);
+        }
+        if self.shapes[i].is_some() {
+            return;
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let known = entry
+            .formatted_json_in(&mut scratch)
+            .and_then(|text| Shape::learn(text, tokens, &mut self.walk));
+        self.scratch = scratch;
+        self.shapes[i] = Some(known);
     }
 
     /// The common case: bpftool's key and value walked as text.
