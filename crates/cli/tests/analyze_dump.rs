@@ -560,3 +560,43 @@ fn export_and_query_of_a_truncated_dump_exit_2_after_the_rows_before_the_cut() {
     assert_eq!(q.code, 2, "{}", q.stderr);
     assert_eq!(q.stdout, "n\n3\n");
 }
+
+#[test]
+fn diff_with_a_truncated_dump_compares_what_came_before_then_exits_2() {
+    let whole = std::fs::read(format!("{CORPUS}/dumps/flows.json")).unwrap();
+    let fourth = whole
+        .windows(8)
+        .enumerate()
+        .filter(|(_, w)| w == b"{\"key\":[")
+        .nth(3)
+        .map(|(i, _)| i)
+        .unwrap();
+    let cut = &whole[..fourth + 100];
+    let args = [
+        "diff",
+        "dumps/flows.json",
+        "-",
+        "--btf",
+        "bpf/maps.bpf.o",
+        "--map",
+        "flows",
+        "--format",
+        "json",
+    ];
+    let r = run_with(&args, Some(cut));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let want = format!(
+        "<stdin>: line 1, byte {}: input ends inside an entry: the dump is truncated \
+         here; 3 entries before it were compared",
+        fourth + 100
+    );
+    assert!(r.stderr.contains(&want), "{}", r.stderr);
+    // The six entries against the three before the cut: three gone, three the same.
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let m = &doc["maps"][0];
+    assert_eq!(m["counts"]["removed"], 3, "{m}");
+    assert_eq!(m["counts"]["unchanged"], 3, "{m}");
+    // --exit-code does not hide the cut.
+    let with_code = [&args[..], &["--exit-code"][..]].concat();
+    assert_eq!(run_with(&with_code, Some(cut)).code, 2);
+}

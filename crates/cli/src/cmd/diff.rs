@@ -14,7 +14,7 @@ use mapsleuth_frames::{FileFormat, WriteOptions};
 
 use mapsleuth_engine::{pair_maps, read_input, resolve, Inputs, MapIdentity, Purpose, TypeSource};
 
-use crate::cmd::load::read_options;
+use crate::cmd::load::{read_options, report_truncated};
 use crate::cmd::types::{usage, TypeArgs};
 use crate::output::{csv_field, Format, Out, Style};
 
@@ -43,7 +43,8 @@ Examples:
 
 Exit status: 0 whatever the differences (1 with --exit-code when the dumps differ), 2 bad
 usage, unreadable input, or dumps of incompatible maps (key or value sizes differ:
---force compares them by bytes).";
+--force compares them by bytes). A truncated dump is compared up to where it stops, and
+then the status is 2, with the byte offset of the cut on stderr.";
 
 /// `diff`'s help for --btf and --map of [`TypeArgs`] (worded there for one dump).
 const BTF_HELP: &str = "BTF with the key and value types: a BPF object (with --map, or \
@@ -184,13 +185,23 @@ pub fn run(args: &DiffArgs, out: &mut Out) -> anyhow::Result<i32> {
         maps.push(m);
     }
     let report = DiffReport::new(maps, unpaired);
-    if let Some(path) = &args.output {
-        write_changes(&report, path, out)?;
-        return Ok(if args.exit_code && report.differ {
+    // A cut input is still compared up to the cut; then exit 2, as analyze dump does.
+    let truncated = || {
+        let dumps = pairs.iter().flat_map(|(o, n)| [o, n]);
+        report_truncated(dumps, "compared")
+    };
+    let status = |differ: bool| {
+        if truncated() {
+            2
+        } else if args.exit_code && differ {
             1
         } else {
             0
-        });
+        }
+    };
+    if let Some(path) = &args.output {
+        write_changes(&report, path, out)?;
+        return Ok(status(report.differ));
     }
     // A second lock of stdout (it is reentrant), buffered: `out` stays free for `paint`.
     let stdout = std::io::stdout();
@@ -232,11 +243,7 @@ pub fn run(args: &DiffArgs, out: &mut Out) -> anyhow::Result<i32> {
         Format::Table => table(&report, out, &mut w)?,
     }
     w.flush()?;
-    Ok(if args.exit_code && report.differ {
-        1
-    } else {
-        0
-    })
+    Ok(status(report.differ))
 }
 
 /// `--output`: the changes frame, written like `export --table changes`.

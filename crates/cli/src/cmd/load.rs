@@ -132,12 +132,20 @@ impl Progress for Bars {
 /// the cut were read and analysed: says on stderr where each one stops and how many
 /// entries came before. True when some dump was truncated.
 pub fn report_truncations(done: &[Analysed<'_>]) -> bool {
+    report_truncated(done.iter().map(|a| &a.dump), "read and analysed")
+}
+
+/// [`report_truncations`] for dumps, with what was done with the entries read.
+pub fn report_truncated<'d>(
+    dumps: impl IntoIterator<Item = &'d mapsleuth_dump::Dump>,
+    done: &str,
+) -> bool {
     let mut any = false;
-    for a in done {
-        if let Some(e) = a.dump.issues.iter().find(|e| e.is_truncation()) {
-            let n = a.dump.len();
+    for dump in dumps {
+        if let Some(e) = dump.issues.iter().find(|e| e.is_truncation()) {
+            let n = dump.len();
             let entries = if n == 1 { "entry" } else { "entries" };
-            eprintln!("mapsleuth: error: {e}; {n} {entries} before it were read and analysed");
+            eprintln!("mapsleuth: error: {e}; {n} {entries} before it were {done}");
             any = true;
         }
     }
