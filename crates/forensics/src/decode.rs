@@ -35,6 +35,18 @@ pub const MAX_VALUES: usize = 1 << 16;
 /// Widest bitfield decoded (its bytes must fit in 16).
 const MAX_BITFIELD_BITS: u64 = 120;
 
+/// One leaf of a decoded value, borrowed from the decoder and the bytes
+/// ([`Decoder::leaves`]). Byte and `char` arrays are one leaf each.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LeafValue<'a> {
+    Int { value: i128, bits: u16 },
+    Bool(bool),
+    Float(f64),
+    Enum { value: i128, name: Option<&'a str> },
+    Bytes(&'a [u8]),
+    Pointer(u64),
+}
+
 /// A decoded key or value.
 ///
 /// Serialized (`serde`) in its natural JSON form: integers as numbers, enums by name
@@ -800,6 +812,38 @@ impl Scalar {
     }
 }
 
+impl Scalar {
+    /// The leaf [`Scalar::read`] gives, borrowed (no enum name is cloned); `None` for
+    /// what a comparison skips (complex numbers, opaque bytes).
+    fn leaf<'a>(&'a self, r: Reader<'a>, base_bits: u64) -> Result<Option<LeafValue<'a>>, Past> {
+        if let ScalarKind::Enum { signed, values } = &self.kind {
+            let width = self.size_bits;
+            if width <= 128 {
+                let at = base_bits.saturating_add(self.offset_bits);
+                let v = if self.bitfield || !at.is_multiple_of(8) {
+                    r.bits(at, width.min(MAX_BITFIELD_BITS))?
+                } else {
+                    r.uint(at / 8, width / 8)?
+                };
+                let value = if *signed {
+                    sign_extend(v, width)
+                } else {
+                    v as i128
+                };
+                let name = values.iter().find(|(x, _)| *x == value).map(|(_, n)| &**n);
+                return Ok(Some(LeafValue::Enum { value, name }));
+            }
+        }
+        Ok(match self.read(r, base_bits)? {
+            Value::Int { value, bits, .. } => Some(LeafValue::Int { value, bits }),
+            Value::Bool(b) => Some(LeafValue::Bool(b)),
+            Value::Float { value, .. } => Some(LeafValue::Float(value)),
+            Value::Pointer(p) => Some(LeafValue::Pointer(p)),
+            _ => None,
+        })
+    }
+}
+
 fn scalar_name(k: &ScalarKind) -> &'static str {
     match k {
         ScalarKind::Int { .. } => "int",
@@ -838,6 +882,46 @@ fn read_bytes_node(
 
 fn memchr(b: &[u8]) -> Option<usize> {
     b.iter().position(|&x| x == 0)
+}
+
+impl Node {
+    /// The leaves [`Node::read`] would give, in its order, without building the tree.
+    fn leaves<'a>(
+        &'a self,
+        r: Reader<'a>,
+        base_bits: u64,
+        out: &mut Vec<LeafValue<'a>>,
+    ) -> Result<(), Past> {
+        match self {
+            Node::Scalar(s) => {
+                if let Some(l) = s.leaf(r, base_bits)? {
+                    out.push(l);
+                }
+            }
+            Node::Bytes { offset, len, .. } => {
+                let at = (base_bits / 8).saturating_add(*offset);
+                out.push(LeafValue::Bytes(r.slice(at, *len)?));
+            }
+            Node::Aggregate { fields, .. } => {
+                for f in fields {
+                    f.node.leaves(r, base_bits, out)?;
+                }
+            }
+            Node::Array {
+                offset_bits,
+                stride_bits,
+                len,
+                elem,
+            } => {
+                let n = usize::try_from(*len).unwrap_or(usize::MAX).min(MAX_VALUES);
+                let start = base_bits.saturating_add(*offset_bits);
+                for i in 0..n as u64 {
+                    elem.leaves(r, start.saturating_add(stride_bits.saturating_mul(i)), out)?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Node {
@@ -941,6 +1025,27 @@ impl Decoder {
         };
         self.plan
             .read(r, 0)
+            .map_err(|Past(at)| self.short(bytes.len(), at))
+    }
+
+    /// The scalar leaves of [`Self::decode`]'s value in its order (integers, bools,
+    /// floats, enums, pointers, byte and `char` arrays), borrowed, without building the
+    /// tree: for checks that read every entry (D018). Fails as `decode` does.
+    pub fn leaves<'a>(
+        &'a self,
+        bytes: &'a [u8],
+        out: &mut Vec<LeafValue<'a>>,
+    ) -> Result<(), DecodeError> {
+        out.clear();
+        if (bytes.len() as u64) < self.size {
+            return Err(self.short(bytes.len(), bytes.len() as u64));
+        }
+        let r = Reader {
+            bytes,
+            order: self.order,
+        };
+        self.plan
+            .leaves(r, 0, out)
             .map_err(|Past(at)| self.short(bytes.len(), at))
     }
 

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use mapsleuth_btf::{discover_maps, Btf, BtfBytes, MapDef};
 use mapsleuth_dump::{read_file, DumpReadOptions, EntryKind};
 use mapsleuth_forensics::decode::{
-    decode, decode_flat, to_bpftool_json, DecodeError, Decoder, FlatDecoder, Value,
+    decode, decode_flat, to_bpftool_json, DecodeError, Decoder, FlatDecoder, LeafValue, Value,
 };
 use mapsleuth_layout::{
     ByteOrder, Composite, IntEncoding, Member, Target, Type, TypeKind, TypeTable,
@@ -409,6 +409,38 @@ fn mutate(table: &TypeTable, rng: &mut Rng) -> TypeTable {
     t
 }
 
+/// The leaves of a decoded tree in order, as `Decoder::leaves` gives them without it.
+fn tree_leaves(v: &Value) -> Vec<LeafValue<'_>> {
+    let mut out = Vec::new();
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Struct(fields) | Value::Union(fields) => {
+                stack.extend(fields.iter().rev().map(|f| &f.value));
+            }
+            Value::Array(items) => stack.extend(items.iter().rev()),
+            Value::Int { value, bits, .. } => out.push(LeafValue::Int {
+                value: *value,
+                bits: *bits,
+            }),
+            Value::Bool(b) => out.push(LeafValue::Bool(*b)),
+            Value::Float { value, .. } => out.push(LeafValue::Float(*value)),
+            Value::Enum { value, name, .. } => out.push(LeafValue::Enum {
+                value: *value,
+                name: name.as_deref(),
+            }),
+            Value::Str { bytes, .. } | Value::Bytes { bytes, .. } => {
+                out.push(LeafValue::Bytes(bytes))
+            }
+            Value::Pointer(p) => out.push(LeafValue::Pointer(*p)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Random types and bytes (and, for the ones that decode, their leaves equal the
+/// tree's).
 #[test]
 fn hostile_types_and_truncated_values_never_panic() {
     let obj = object("bpf/maps.bpf.o");
@@ -445,12 +477,21 @@ fn hostile_types_and_truncated_values_never_panic() {
         match Decoder::new(&t, id) {
             Ok(d) => match d.decode(&bytes) {
                 Ok(v) => {
+                    let mut leaves = Vec::new();
+                    d.leaves(&bytes, &mut leaves).unwrap();
+                    // As text: a NaN float equals itself there.
+                    let (fast, tree) = (format!("{leaves:?}"), format!("{:?}", tree_leaves(&v)));
+                    assert_eq!(fast, tree, "round {round}");
                     decoded += 1;
                     let _ = serde_json::to_string(&v).unwrap();
                     let _ = to_bpftool_json(&v);
                     let _ = v.to_string();
                 }
-                Err(_) => errors += 1,
+                Err(e) => {
+                    let mut leaves = Vec::new();
+                    assert_eq!(d.leaves(&bytes, &mut leaves), Err(e), "round {round}");
+                    errors += 1
+                }
             },
             Err(_) => errors += 1,
         }

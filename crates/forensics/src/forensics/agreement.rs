@@ -12,7 +12,7 @@ use super::their_json::{self, TheirLeaf, TheirPath, Walk};
 use super::TypeRef;
 use super::{Code, Marks, Place, Stats};
 use crate::decode::Decoder;
-use crate::decode::{hex, uint_from_bytes, Value};
+use crate::decode::{hex, uint_from_bytes, LeafValue, Value};
 use crate::names::{fold_name, join_path, normalize_path};
 
 type Json = serde_json::Value;
@@ -51,8 +51,6 @@ pub(super) struct Agreement {
     scratch: String,
     /// Per skeleton of bpftool's text (the dump stores a few): its shape once learnt.
     shapes: Vec<Option<Known>>,
-    /// Our decoding's leaf kinds of the key, for the token path.
-    key_kinds: Vec<u8>,
 }
 
 /// Entries that differ and values compared, per field.
@@ -271,37 +269,32 @@ impl Agreement {
         marks: &mut Marks,
     ) -> Option<bool> {
         let bytes = [entry.key(), entry.value()];
-        // Ours decoded, each part checked against its plan, before anything is counted.
-        let mut ours: [Option<(&TreeSide, Value, &Part)>; 2] = [None, None];
+        // Our leaves, each part checked against its plan, before anything is counted.
+        let mut ours: [Option<(&TreeSide, Vec<Cmp<'_>>, &Part)>; 2] = [None, None];
+        let mut leaves = Vec::new();
         for slot in 0..2 {
             let (Some(side), Some(b), Some(part)) = (sides[slot], bytes[slot], &shape.parts[slot])
             else {
                 continue;
             };
-            let Ok(value) = side.tree.decode(b) else {
+            if side.tree.leaves(b, &mut leaves).is_err() {
                 continue;
-            };
-            let kinds = if slot == 0 {
-                &mut self.key_kinds
-            } else {
-                &mut self.kinds
-            };
-            kinds.clear();
-            for_each_leaf(&value, &mut |c| kinds.push(c.kind()));
+            }
+            let cmps: Vec<Cmp<'_>> = leaves.drain(..).map(Cmp::from).collect();
             let plan = self.plans[role_slot(side.role)].as_ref()?;
-            if plan.sig != part.sig || plan.kinds != *kinds {
+            if plan.sig != part.sig || !plan.kinds.iter().copied().eq(cmps.iter().map(Cmp::kind)) {
                 return None;
             }
-            ours[slot] = Some((side, value, part));
+            ours[slot] = Some((side, cmps, part));
         }
         let mut compared_any = false;
-        for (side, value, part) in ours.iter().flatten() {
+        for (side, cmps, part) in ours.iter().flatten() {
             let plan = self.plans[role_slot(side.role)].as_mut()?;
             let leaves = TheirLeaves::Tokens(part, tokens);
             compared_any |= apply(
                 plan,
                 side,
-                value,
+                cmps,
                 &leaves,
                 &mut self.tallies,
                 id,
@@ -396,7 +389,7 @@ impl Agreement {
         apply(
             plan,
             side,
-            &ours,
+            &cmps_of(&ours),
             &leaves,
             &mut self.tallies,
             id,
@@ -445,7 +438,7 @@ impl Agreement {
         apply(
             &mut plan,
             side,
-            ours,
+            &cmps_of(ours),
             &leaves,
             &mut self.tallies,
             id,
@@ -641,7 +634,7 @@ fn role_slot(role: Role) -> usize {
 fn apply(
     plan: &mut Plan,
     side: &TreeSide,
-    ours: &Value,
+    ours: &[Cmp<'_>],
     theirs: &TheirLeaves<'_>,
     tallies: &mut Tallies,
     id: &EntryId<'_>,
@@ -649,13 +642,12 @@ fn apply(
     marks: &mut Marks,
 ) -> bool {
     let mut compared_any = false;
-    let mut steps = plan.steps.iter_mut();
-    for_each_leaf(ours, &mut |cmp| {
-        let Some(Some(step)) = steps.next() else {
-            return;
+    for (cmp, step) in ours.iter().zip(plan.steps.iter_mut()) {
+        let Some(step) = step else {
+            continue;
         };
-        let Some(same) = theirs.same(step.theirs, &cmp, side.order) else {
-            return;
+        let Some(same) = theirs.same(step.theirs, cmp, side.order) else {
+            continue;
         };
         compared_any = true;
         stats.compared_fields += 1;
@@ -663,7 +655,7 @@ fn apply(
             *n += 1;
         }
         if same {
-            return;
+            continue;
         }
         marks.add(Code::Disagrees);
         let slot = *step.disagree.get_or_insert_with(|| {
@@ -678,8 +670,35 @@ fn apply(
             };
             t.add_for(id, example);
         }
-    });
+    }
     compared_any
+}
+
+/// Our leaves of `v` in order ([`for_each_leaf`]).
+fn cmps_of(v: &Value) -> Vec<Cmp<'_>> {
+    let mut out = Vec::new();
+    for_each_leaf(v, &mut |c| out.push(c));
+    out
+}
+
+impl<'v> From<LeafValue<'v>> for Cmp<'v> {
+    /// As [`leaf_of`] makes them from the tree.
+    fn from(l: LeafValue<'v>) -> Self {
+        match l {
+            LeafValue::Int { value, bits } => Cmp::Num { value, bits },
+            LeafValue::Bool(b) => Cmp::Num {
+                value: i128::from(b),
+                bits: 8,
+            },
+            LeafValue::Float(x) => Cmp::Float(x),
+            LeafValue::Enum { value, name } => Cmp::Enum { value, name },
+            LeafValue::Bytes(b) => Cmp::Bytes(b),
+            LeafValue::Pointer(p) => Cmp::Num {
+                value: i128::from(p),
+                bits: 64,
+            },
+        }
+    }
 }
 
 /// A leaf value, in a form comparable with bpftool's JSON.
