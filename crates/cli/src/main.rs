@@ -28,6 +28,8 @@ const AFTER: &str = "Examples:
   mapsleuth btf check                                can CO-RE work on this machine?
   mapsleuth go show main.Event --go-bin ./app        the Go side of the same struct
   mapsleuth check --go-bin ./app --btf prog.bpf.o    the CI gate: every map, every mirror
+  mapsleuth report -o incident.html --go-bin ./app --btf prog.bpf.o flows.json
+                                                     one HTML page for the ticket: byte maps, charts
   mapsleuth lock check --go-bin ./app --btf prog.bpf.o
                                                      did a map layout change since mapsleuth.lock?
 
@@ -88,6 +90,10 @@ enum Command {
     /// Query dumps with SQL: tables entries, findings, layout, changes (polars SQL).
     #[command(after_help = cmd::export::QUERY_HELP)]
     Query(cmd::export::QueryArgs),
+    /// Write one self-contained HTML page for an incident ticket: byte maps of the
+    /// layout pairs (Go above C), dump findings, a sample entry's padding, charts.
+    #[command(after_help = cmd::report::AFTER_HELP)]
+    Report(cmd::report::ReportArgs),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -109,6 +115,7 @@ fn main() -> ExitCode {
         Command::Diff(a) => cmd::diff::run(&a, &mut out),
         Command::Export(a) => cmd::export::export(&a, &mut out),
         Command::Query(a) => cmd::export::query(&a, &mut out),
+        Command::Report(a) => cmd::report::run(&a, &mut out),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "mapsleuth", &mut out.stdout);
             Ok(0)

@@ -7,4 +7,5 @@ pub mod export;
 pub mod gate;
 pub mod go;
 pub mod load;
+pub mod report;
 pub mod types;
