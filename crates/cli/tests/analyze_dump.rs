@@ -526,10 +526,8 @@ fn captures_on_stdin_decode_with_their_own_btf() {
     assert_eq!(piped["value.state"], by_path["value.state"]);
 }
 
-/// `export` and `query` of a truncated dump: the rows before the cut, and exit 2 with the
-/// same located message as `analyze dump`.
-#[test]
-fn export_and_query_of_a_truncated_dump_exit_2_after_the_rows_before_the_cut() {
+/// corpus flows.json cut 100 bytes into its fourth entry: three whole entries, then the cut.
+fn flows_cut_in_its_fourth_entry() -> Vec<u8> {
     let whole = std::fs::read(format!("{CORPUS}/dumps/flows.json")).unwrap();
     let fourth = whole
         .windows(8)
@@ -538,7 +536,14 @@ fn export_and_query_of_a_truncated_dump_exit_2_after_the_rows_before_the_cut() {
         .nth(3)
         .map(|(i, _)| i)
         .unwrap();
-    let cut = &whole[..fourth + 100];
+    whole[..fourth + 100].to_vec()
+}
+
+/// `export` and `query` of a truncated dump: the rows before the cut, and exit 2 with the
+/// same located message as `analyze dump`.
+#[test]
+fn export_and_query_of_a_truncated_dump_exit_2_after_the_rows_before_the_cut() {
+    let cut: &[u8] = &flows_cut_in_its_fourth_entry();
     let types = ["--btf", "bpf/maps.bpf.o", "--map", "flows"];
     let out = format!("{}/truncated.ndjson", env!("CARGO_TARGET_TMPDIR"));
     let r = run_with(
@@ -563,15 +568,7 @@ fn export_and_query_of_a_truncated_dump_exit_2_after_the_rows_before_the_cut() {
 
 #[test]
 fn diff_with_a_truncated_dump_compares_what_came_before_then_exits_2() {
-    let whole = std::fs::read(format!("{CORPUS}/dumps/flows.json")).unwrap();
-    let fourth = whole
-        .windows(8)
-        .enumerate()
-        .filter(|(_, w)| w == b"{\"key\":[")
-        .nth(3)
-        .map(|(i, _)| i)
-        .unwrap();
-    let cut = &whole[..fourth + 100];
+    let cut: &[u8] = &flows_cut_in_its_fourth_entry();
     let args = [
         "diff",
         "dumps/flows.json",
@@ -588,7 +585,7 @@ fn diff_with_a_truncated_dump_compares_what_came_before_then_exits_2() {
     let want = format!(
         "<stdin>: line 1, byte {}: input ends inside an entry: the dump is truncated \
          here; 3 entries before it were compared",
-        fourth + 100
+        cut.len()
     );
     assert!(r.stderr.contains(&want), "{}", r.stderr);
     // The six entries against the three before the cut: three gone, three the same.
