@@ -63,7 +63,7 @@ impl TypeSource {
         if let Some(go) = &spec.go_bin {
             if !named {
                 return Err(Error::usage(
-                    "--go-bin needs --key-type and/or --value-type (the Go types of the map)",
+                    "--go-bin needs --key-type and/or --value-type, or --record-type (the Go types of the map)",
                 ));
             }
             return Self::read_go(go, spec);
@@ -71,7 +71,7 @@ impl TypeSource {
         let Some(btf_path) = &spec.btf else {
             if named {
                 return Err(Error::usage(
-                    "--key-type/--value-type need the types' source: --btf FILE or --go-bin APP",
+                    "--key-type/--value-type/--record-type need the types' source: --btf FILE or --go-bin APP",
                 ));
             }
             return Ok(TypeSource::None);
@@ -275,7 +275,8 @@ fn map_definition<'m>(
 /// The types a capture recorded for its map, from the capture's BTF (nothing for dumps
 /// that are not from a capture).
 fn capture_types(dump: &Dump, r: &mut Resolved<'_>, purpose: Purpose) -> Result<()> {
-    let explain = purpose == Purpose::Analysis;
+    // A ring has no key or value type (its records' type is --record-type's).
+    let explain = purpose == Purpose::Analysis && !dump.is_ring();
     let (Some(cap), Some(h)) = (dump.capture(), dump.capture_map()) else {
         return Ok(());
     };

@@ -75,6 +75,13 @@ pub fn analyze(
              checks need them; dump with `bpftool -j map dump` instead"
                 .to_string(),
         );
+    } else if !has_types && dump.is_ring() {
+        skipped.push(
+            "padding (D002), record sizes (D019), zero and constant fields (D006, D007), \
+             strings (D008-D010) and enums (D011) need the records' type: a ring buffer has \
+             no value type, give --btf OBJ.o or --go-bin APP with --record-type TYPE"
+                .to_string(),
+        );
     } else if !has_types && dump.has_raw_bytes() {
         skipped.push(
             "padding (D001, D002), type sizes (D003, D004), zero and constant fields (D006, \
@@ -91,7 +98,9 @@ pub fn analyze(
         .issues
         .iter()
         .any(|i| matches!(i.kind, mapsleuth_dump::ErrorKind::NotDumpable(_)));
-    if let (Some(note), false) = (dump.meta.bpftool_dump_note(), not_dumpable) {
+    // A ring read from a capture was read: bpftool's limits do not apply to it.
+    let note = dump.meta.bpftool_dump_note().filter(|_| !dump.is_ring());
+    if let (Some(note), false) = (note, not_dumpable) {
         notes.push(format!(
             "{}: {note}",
             dump.meta.map_type.as_deref().unwrap_or("")
@@ -257,6 +266,7 @@ impl DumpAnalysis {
                 }
                 Some(d) => match entry.value().map(|v| d.decode(v)) {
                     Some(Ok(v)) => value = Some(v),
+                    Some(Err(e)) if key_bytes.is_none() => errors.push(format!("record: {e}")),
                     Some(Err(e)) => errors.push(format!("value: {e}")),
                     None => {}
                 },

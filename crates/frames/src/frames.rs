@@ -151,6 +151,8 @@ fn entries_of(input: &DumpInput<'_>) -> Result<DataFrame, FrameError> {
     let mut key_hex = ColumnBuilder::new("key_hex", ColType::Str, rows);
     let mut key_bytes = ColumnBuilder::new("key_bytes", ColType::Bin, rows);
     let mut value_bytes = ColumnBuilder::new("value_bytes", ColType::Bin, rows);
+    // Maps of maps: the outer key → inner map link (null for other maps).
+    let mut inner_map = ColumnBuilder::new("inner_map_id", ColType::U32, rows);
     let mut error = ColumnBuilder::new("error", ColType::Str, rows);
     let mut codes = ColumnBuilder::new("codes", ColType::Str, rows);
     let mut formatted = ColumnBuilder::new("formatted", ColType::Str, rows);
@@ -180,6 +182,7 @@ fn entries_of(input: &DumpInput<'_>) -> Result<DataFrame, FrameError> {
             key_hex.push_str(key.map(|_| key_text.as_str()));
             key_bytes.push_bytes(key);
             value_bytes.push_bytes(value);
+            inner_map.push_u64(e.inner_map_id().map(u64::from));
             let value_error = match &mut value_cols {
                 Some(v) => {
                     let r = v.decode(value).err();
@@ -244,6 +247,7 @@ fn entries_of(input: &DumpInput<'_>) -> Result<DataFrame, FrameError> {
     columns.extend([
         key_bytes.finish(),
         value_bytes.finish(),
+        inner_map.finish(),
         error.finish(),
         codes.finish(),
     ]);

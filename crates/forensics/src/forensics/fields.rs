@@ -26,7 +26,7 @@ impl ZeroValues {
         self.with_bytes += 1;
         if all_zero {
             marks.add(Code::ZeroEntries);
-            self.tally.add(id.label, id.max_keys, || None);
+            self.tally.add_for(id, || None);
         } else {
             self.nonzero += 1;
         }
@@ -38,6 +38,9 @@ impl ZeroValues {
         let t = &self.tally;
         if t.count == 0 {
             return None;
+        }
+        if t.records {
+            return Some(self.record_finding(value, place));
         }
         let mut msg = format!(
             "{} of {} entries {} an all-zero value: {}",
@@ -64,6 +67,27 @@ impl ZeroValues {
                     these keys (the lookup may be failing and a new zeroed entry created)",
                 ),
         )
+    }
+}
+
+impl ZeroValues {
+    /// D005 of a ring buffer: records the producer committed with nothing in them.
+    fn record_finding(&self, value: Option<&Side>, place: &Place) -> Finding {
+        let t = &self.tally;
+        let msg = format!(
+            "{} of {} ring records {} all zero: {}; the producer reserved them and \
+                submitted them without filling them in",
+            t.count,
+            self.with_bytes,
+            if t.count == 1 { "is" } else { "are" },
+            t.keys_text()
+        );
+        Finding::with_severity(Code::ZeroEntries, Severity::Info, msg)
+            .at(Location {
+                key: t.first_key(),
+                ..place.at(value)
+            })
+            .fix("check the path between bpf_ringbuf_reserve and bpf_ringbuf_submit")
     }
 }
 
