@@ -483,3 +483,21 @@ pub fn capture_to_file(
         sha256: mapsleuth_dump::hex::encode(&digest),
     })
 }
+
+/// What [`One::capture_inner`] skips when asked for the inner map `inner` of `outer`
+/// alone (tests: an inner map that vanished between the outer map's read and its own).
+#[cfg(test)]
+pub(crate) fn test_one_inner(inner: u32, outer: u32, opts: &CaptureOptions) -> Vec<SkippedMap> {
+    let mut writer = CaptureWriter::new(SystemTime::now(), source());
+    let mut btf_index = HashMap::new();
+    let mut progress = |_: Progress<'_>| {};
+    let mut one = One {
+        writer: &mut writer,
+        btf_index: &mut btf_index,
+        opts,
+        progress: &mut progress,
+    };
+    let captured = one.capture_inner(vec![(inner, outer)], HashSet::new(), 0);
+    assert!(captured.is_ok(), "{captured:?}");
+    writer.header().skipped.clone()
+}

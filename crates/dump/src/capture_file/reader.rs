@@ -393,7 +393,8 @@ mod tests {
         let e = Capture::parse(with_header(&h.to_string(), &[0; 64])).unwrap_err();
         assert!(matches!(e, FormatError::Header { offset: 16, .. }), "{e}");
         assert!(
-            e.to_string().contains("outer_map_id 4242 is not a map in this file"),
+            e.to_string()
+                .contains("outer_map_id 4242 is not a map in this file"),
             "{e}"
         );
         let mut h = base;
@@ -402,7 +403,10 @@ mod tests {
         let e = Capture::parse(with_header(&h.to_string(), &[0; 64])).unwrap_err();
         assert!(e.to_string().contains("is not a map of maps"), "{e}");
 
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../corpus/captures/outer.mscap");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../corpus/captures/outer.mscap"
+        );
         let bytes = std::fs::read(path).unwrap();
         let cap = Capture::parse(&bytes[..]).unwrap();
         let maps = &cap.header().maps;
