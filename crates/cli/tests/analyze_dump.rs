@@ -597,3 +597,49 @@ fn diff_with_a_truncated_dump_compares_what_came_before_then_exits_2() {
     let with_code = [&args[..], &["--exit-code"][..]].concat();
     assert_eq!(run_with(&with_code, Some(cut)).code, 2);
 }
+
+const RING: [&str; 7] = [
+    "analyze",
+    "dump",
+    "captures/ring.mscap",
+    "--btf",
+    "captures/ring_event.bpf.o",
+    "--record-type",
+    "struct event",
+];
+
+/// A ring buffer capture (corpus/regen-captures.sh): records typed with --record-type,
+/// checked as values are, a record of another length is D019; without a type the
+/// records are bytes and the record checks say what they need.
+#[test]
+fn ring_captures_decode_with_a_record_type() {
+    snap!("analyze_dump__ring_record_type", status(&RING, 1));
+    let json: serde_json::Value =
+        serde_json::from_str(&status(&[&RING[..], &["--format", "json"]].concat(), 1)).unwrap();
+    validate(&json);
+    let codes: Vec<&str> = json["dumps"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["D002", "D019", "D008", "D009"]);
+    snap!(
+        "analyze_dump__ring_no_type",
+        status(&["analyze", "dump", "captures/ring.mscap"], 0)
+    );
+    // --record-type is the ring's value type: not with --key-type/--value-type.
+    let r = run(&[&RING[..], &["--value-type", "struct event"]].concat());
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--record-type"), "{}", r.stderr);
+}
+
+/// A map of maps captured with --recursive: each outer key names its inner map, which
+/// is in the same capture.
+#[test]
+fn recursive_captures_show_the_inner_maps() {
+    snap!(
+        "analyze_dump__outer_recursive",
+        status(&["analyze", "dump", "captures/outer.mscap"], 0)
+    );
+}

@@ -159,6 +159,7 @@ fn entries_of(input: &DumpInput<'_>) -> Result<DataFrame, FrameError> {
 
     let mut key_text = String::new();
     let mut formatted_text = String::new();
+    let ring = dump.is_ring();
     for e in dump.entries() {
         let key = e.key();
         key_text.clear();
@@ -189,6 +190,7 @@ fn entries_of(input: &DumpInput<'_>) -> Result<DataFrame, FrameError> {
                     v.push();
                     r.map(|m| match cpu_index {
                         Some(c) => format!("value (CPU {c}): {m}"),
+                        None if ring => format!("record: {m}"),
                         None => format!("value: {m}"),
                     })
                 }
