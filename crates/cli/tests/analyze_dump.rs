@@ -632,6 +632,15 @@ fn ring_captures_decode_with_a_record_type() {
     let r = run(&[&RING[..], &["--value-type", "struct event"]].concat());
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("--record-type"), "{}", r.stderr);
+    // diff has no keys to match records by: it says so, located, with status 2.
+    let r = run(&["diff", "captures/ring.mscap", "captures/ring.mscap"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("captures/ring.mscap: a ring buffer capture holds records without keys"),
+        "{}",
+        r.stderr
+    );
 }
 
 /// A map of maps captured with --recursive: each outer key names its inner map, which

@@ -73,6 +73,13 @@ pub enum DiffError {
         line: u64,
         message: String,
     },
+    /// Ring buffer records have no key to match entries by.
+    #[error(
+        "{file}: a ring buffer capture holds records without keys: there is nothing to \
+         match them by between two captures; see them with `analyze dump --record-type \
+         TYPE`, or compare them in SQL with `query`"
+    )]
+    Ring { file: String },
     #[error(transparent)]
     Decode(#[from] DecodeError),
 }
@@ -810,6 +817,11 @@ pub fn diff(
     opts: &DiffOptions,
 ) -> Result<MapDiff, DiffError> {
     let mut notes = Vec::new();
+    if let Some(ring) = [old, new].into_iter().find(|d| d.is_ring()) {
+        return Err(DiffError::Ring {
+            file: ring.source.name.to_string(),
+        });
+    }
     compatible(old, new, opts, &mut notes)?;
     let plan = Plan::new(types, &mut notes)?;
     if let (Some(vp), Some(size)) = (&plan.value, old.value_size().or(new.value_size())) {

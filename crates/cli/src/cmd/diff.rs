@@ -31,6 +31,7 @@ Types (TYPES), as for `analyze dump`:
   --btf OBJ.o                                 the same, the map found by the dumps' map name
   --btf FILE --key-type T --value-type T      any BTF types (vmlinux, raw BTF, objects)
   --go-bin APP --key-type T --value-type T    Go types from the binary's DWARF
+  --btf OBJ.o --record-type T                 ring buffer captures: the records' type
   (nothing)                                   captures carry their BTF; bpftool's decoding,
                                               else bytes
 
