@@ -843,7 +843,7 @@ fn ring_table() -> &'static TypeTable {
 /// one 16-byte record) with `struct event` as the record type.
 fn ring_case() -> Case {
     let table = ring_table();
-    let d = read_file(&corpus("captures/ring.mscap"), &DumpReadOptions::default())
+    let d = read_file(corpus("captures/ring.mscap"), &DumpReadOptions::default())
         .unwrap()
         .remove(0);
     assert!(d.is_ring());
