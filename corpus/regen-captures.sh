@@ -4,6 +4,9 @@
 #                                `struct event` records, one 16-byte record, one discarded)
 #   corpus/captures/outer.mscap  an array of maps captured with --recursive: the outer map
 #                                and its two inner arrays
+#   corpus/captures/outer.after.mscap  the same maps after changes made with bpftool: slot 0
+#                                emptied, slot 1 → inner_a added, slot 2 moved from inner_b
+#                                to inner_a, inner_a[0] = 42
 #   corpus/captures/ring_event.bpf.o  the BTF of `struct event` (--record-type)
 # The maps are made by the capture crate's `corpus_maps` example, pinned under a temporary
 # bpffs directory, captured with `mapsleuth capture`, then unpinned. Snapshot times and
@@ -36,4 +39,10 @@ trap 'rm -rf "$PIN"' EXIT
 "$EXAMPLE" "$PIN"
 "$MAPSLEUTH" capture --pinned "$PIN/events" -o "$OUT/ring.mscap"
 "$MAPSLEUTH" capture --pinned "$PIN/outer" --recursive -o "$OUT/outer.mscap"
-echo "wrote captures/ring.mscap and captures/outer.mscap"
+bpftool map delete pinned "$PIN/outer" key 0 0 0 0
+bpftool map update pinned "$PIN/outer" key 1 0 0 0 value pinned "$PIN/inner_a"
+bpftool map update pinned "$PIN/outer" key 2 0 0 0 value pinned "$PIN/inner_a"
+bpftool map update pinned "$PIN/inner_a" key 0 0 0 0 value 42 0 0 0 0 0 0 0
+"$MAPSLEUTH" capture --pinned "$PIN/outer" --recursive -o "$OUT/outer.after.mscap"
+chmod 644 "$OUT"/*.mscap
+echo "wrote captures/ring.mscap, captures/outer.mscap and captures/outer.after.mscap"

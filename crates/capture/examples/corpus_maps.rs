@@ -5,7 +5,8 @@
 //!   at offsets 0, 8 and 40, one 16-byte record (a record of another type), and a
 //!   discarded one;
 //! - `outer`: an array of maps (4 slots), slot 0 → `inner_a`, slot 2 → `inner_b`,
-//!   both arrays of 4 `__u64` (10, 11, 12, 13 and 100, 0, 300, 0).
+//!   both arrays of 4 `__u64` (10, 11, 12, 13 and 100, 0, 300, 0), pinned as `inner_a`
+//!   and `inner_b` too (for the script's changes).
 //!
 //! The script captures them with `mapsleuth capture`, then removes DIR.
 
@@ -81,6 +82,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         outer.update(&slot.to_le_bytes(), &fd.to_le_bytes(), 0)?;
     }
     outer.pin(&dir.join("outer"))?;
+    inner_a.pin(&dir.join("inner_a"))?;
+    inner_b.pin(&dir.join("inner_b"))?;
     println!(
         "pinned {} (ring id {}) and {} (outer id {}; inner ids {} and {})",
         dir.join("events").display(),

@@ -178,6 +178,9 @@ pub struct EntryState {
     /// bpftool's lookup error instead of a value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Maps of maps: the inner map the value points to (its map id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inner_map_id: Option<u32>,
 }
 
 /// An entry added, removed or changed.
@@ -1095,6 +1098,7 @@ impl Run<'_> {
             values: None,
             hex: e.values().map(hex).collect(),
             error: e.lookup_error().map(str::to_string),
+            inner_map_id: e.inner_map_id(),
         };
         match (self.plan.value.is_some(), e.kind()) {
             (true, EntryKind::PerCpu) => {
@@ -1290,6 +1294,7 @@ impl Run<'_> {
                     values: None,
                     hex: e.map(|e| e.values().map(hex).collect()).unwrap_or_default(),
                     error: None,
+                    inner_map_id: e.and_then(|e| e.inner_map_id()),
                 };
                 match &d.value {
                     DecodedValue::One(v) => st.value = Some(v.clone()),
