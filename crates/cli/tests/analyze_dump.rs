@@ -651,6 +651,32 @@ fn recursive_captures_show_the_inner_maps() {
         "analyze_dump__outer_recursive",
         status(&["analyze", "dump", "captures/outer.mscap"], 0)
     );
+    let json: serde_json::Value = serde_json::from_str(&status(
+        &[
+            "analyze",
+            "dump",
+            "captures/outer.mscap",
+            "--format",
+            "json",
+        ],
+        0,
+    ))
+    .unwrap();
+    validate(&json);
+    let maps = &json["dumps"];
+    let inner_ids: Vec<u64> = maps[0]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["inner_map_id"].as_u64().unwrap())
+        .collect();
+    let ids: Vec<u64> = (1..3)
+        .map(|i| maps[i]["map"]["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        inner_ids, ids,
+        "each outer key names an inner map of the capture"
+    );
     // After bpftool moved the links (corpus/regen-captures.sh): diff names the inner map
     // of each added, removed and changed outer key, and the inner map no key points to
     // any more is only in OLD.

@@ -217,6 +217,10 @@ pub struct DecodedEntry {
     /// the entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub formatted: Option<Formatted>,
+    /// Maps of maps: the inner map the value points to (its map id; with `capture
+    /// --recursive` the capture holds it as one more map).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inner_map_id: Option<u32>,
     /// Why the entry has no value: bpftool's lookup error, or why decoding failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -292,6 +296,7 @@ impl DumpAnalysis {
             sum,
             value_hex,
             formatted,
+            inner_map_id: entry.inner_map_id(),
             error: (!errors.is_empty()).then(|| errors.join("; ")),
             codes: self
                 .marks
