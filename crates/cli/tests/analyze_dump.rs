@@ -632,6 +632,23 @@ fn ring_captures_decode_with_a_record_type() {
     let r = run(&[&RING[..], &["--value-type", "struct event"]].concat());
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("--record-type"), "{}", r.stderr);
+    // On a map that is not a ring the type still decodes the values, and a note says so.
+    let r = run(&[
+        "analyze",
+        "dump",
+        "dumps/events.json",
+        "--btf",
+        "captures/ring_event.bpf.o",
+        "--record-type",
+        "struct event",
+    ]);
+    assert!(
+        r.stdout.contains(
+            "note: --record-type names a ring buffer's records, but this map is an array"
+        ),
+        "{}",
+        r.stdout
+    );
     // diff has no keys to match records by: it says so, located, with status 2.
     let r = run(&["diff", "captures/ring.mscap", "captures/ring.mscap"]);
     assert_eq!(r.code, 2, "{}", r.stderr);

@@ -25,6 +25,8 @@ pub struct TypeSpec {
     pub map: Option<String>,
     pub key_type: Option<String>,
     pub value_type: Option<String>,
+    /// `value_type` came as `--record-type`: it names a ring buffer's records.
+    pub record_type: bool,
 }
 
 /// Who resolves the types, where that changes what is said about captures.
@@ -229,6 +231,19 @@ pub fn resolve<'s>(
             }
         }
         TypeSource::None => capture_types(dump, &mut r, purpose)?,
+    }
+    if spec.record_type && !dump.is_ring() {
+        r.notes.push(format!(
+            "--record-type names a ring buffer's records, but this map is {}: its values \
+             were decoded with the record type",
+            dump.meta
+                .map_type
+                .as_deref()
+                .map_or("not a ring buffer".to_string(), |t| {
+                    let an = t.starts_with(['a', 'e', 'i', 'o', 'u']);
+                    format!("{} {t}", if an { "an" } else { "a" })
+                })
+        ));
     }
     Ok(r)
 }

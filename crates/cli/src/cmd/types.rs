@@ -46,6 +46,7 @@ impl TypeArgs {
             key_type: self.key_type.clone(),
             // A ring's records are its keyless values.
             value_type: self.record_type.clone().or_else(|| self.value_type.clone()),
+            record_type: self.record_type.is_some(),
         }
     }
 }
