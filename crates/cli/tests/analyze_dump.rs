@@ -632,6 +632,19 @@ fn ring_captures_decode_with_a_record_type() {
     let r = run(&[&RING[..], &["--value-type", "struct event"]].concat());
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("--record-type"), "{}", r.stderr);
+    // A Go type: every record is shorter than missingpad.Event (36 bytes), one D019 per
+    // length, and no field is said to be "always" anything on no samples.
+    let go = run(&[
+        "analyze",
+        "dump",
+        "captures/ring.mscap",
+        "--go-bin",
+        AMD64,
+        "--record-type",
+        "missingpad.Event",
+    ]);
+    assert_eq!(go.code, 1, "{}", go.stderr);
+    snap!("analyze_dump__ring_go_record_type", go.stdout);
     // On a map that is not a ring the type still decodes the values, and a note says so.
     let r = run(&[
         "analyze",

@@ -3,7 +3,7 @@
 use mapsleuth_dump::DumpEntry;
 use mapsleuth_layout::{ByteOrder, Finding, Leaf, Location, Severity};
 
-use super::side::Side;
+use super::side::{Role, Side};
 use super::tally::{bit_mask_within, masked_nonzero, push_capped, EntryId, Tally};
 use super::{Code, Marks, Options, Place};
 use crate::decode::FlatDecoder;
@@ -187,12 +187,17 @@ impl Side {
         out: &mut Vec<Finding>,
     ) {
         let min = opts.min_entries_for_constant as u64;
-        if self.role.pick(self.fields.samples, nonzero_entries) < min {
+        // Values too short for the type are not sampled: "always" needs `min` samples.
+        let seen = nonzero_entries.min(self.fields.samples);
+        if self.role.pick(self.fields.samples, seen) < min {
             return;
         }
         let (zero, constant) = self.fields.always(&self.flat);
         let n = self.fields.samples;
-        let what = self.role.pick("keys", "non-zero values");
+        let what = match self.role {
+            Role::Record => "non-zero records",
+            role => role.pick("keys", "non-zero values"),
+        };
         let of = &self.type_name;
         let field = |leaf: &Leaf| Location {
             field: Some(leaf.path.clone()),
