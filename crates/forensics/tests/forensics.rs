@@ -1037,3 +1037,40 @@ fn ring_records_are_checked_as_values_and_named_as_records() {
     assert_eq!(marks[2].codes(), ["D019"]);
     assert_eq!((stats.keys_checked, stats.values_checked), (0, 4));
 }
+
+/// A record the producer submitted without filling it in is D005, worded for rings (no
+/// "entry exists" or "keys" talk).
+#[test]
+fn an_all_zero_ring_record_is_d005_about_records() {
+    use mapsleuth_dump::capture_file::{Capture, CaptureWriter};
+    let bytes = std::fs::read(corpus("captures/ring.mscap")).unwrap();
+    let cap = Capture::parse(&bytes[..]).unwrap();
+    let view = cap.map(0).unwrap();
+    let mut block = view.records().to_vec();
+    let r = view.ring_record(1).unwrap();
+    let start = r.offset - view.offset();
+    block[start..start + r.data.len()].fill(0);
+    let mut w = CaptureWriter::new(std::time::UNIX_EPOCH, cap.header().source.clone());
+    w.add_map(view.header.clone(), block).unwrap();
+    let d = read_bytes(&w.to_bytes(), "zeroed.mscap", &DumpReadOptions::default())
+        .unwrap()
+        .remove(0);
+    let c = Case {
+        dump: d,
+        ..ring_case()
+    };
+    let f = c.findings();
+    let d005 = with(&f, "D005");
+    assert_eq!(d005.len(), 1, "{}", show(&f));
+    assert_eq!(
+        d005[0].message,
+        "1 of 4 ring records is all zero: record #1; the producer reserved it and \
+         submitted it without filling it in"
+    );
+    // The zeroed record is not a padding leak any more: D002 counts the other two.
+    assert!(
+        with(&f, "D002")[0].message.contains("2 of 4 records"),
+        "{}",
+        show(&f)
+    );
+}

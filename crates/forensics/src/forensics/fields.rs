@@ -74,12 +74,16 @@ impl ZeroValues {
     /// D005 of a ring buffer: records the producer committed with nothing in them.
     fn record_finding(&self, value: Option<&Side>, place: &Place) -> Finding {
         let t = &self.tally;
+        let (is, them) = if t.count == 1 {
+            ("is", "it")
+        } else {
+            ("are", "them")
+        };
         let msg = format!(
-            "{} of {} ring records {} all zero: {}; the producer reserved them and \
-                submitted them without filling them in",
+            "{} of {} ring records {is} all zero: {}; the producer reserved {them} and \
+                submitted {them} without filling {them} in",
             t.count,
             self.with_bytes,
-            if t.count == 1 { "is" } else { "are" },
             t.keys_text()
         );
         Finding::with_severity(Code::ZeroEntries, Severity::Info, msg)
