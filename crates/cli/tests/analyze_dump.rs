@@ -526,10 +526,8 @@ fn captures_on_stdin_decode_with_their_own_btf() {
     assert_eq!(piped["value.state"], by_path["value.state"]);
 }
 
-/// `export` and `query` of a truncated dump: the rows before the cut, and exit 2 with the
-/// same located message as `analyze dump`.
-#[test]
-fn export_and_query_of_a_truncated_dump_exit_2_after_the_rows_before_the_cut() {
+/// corpus flows.json cut 100 bytes into its fourth entry: three whole entries, then the cut.
+fn flows_cut_in_its_fourth_entry() -> Vec<u8> {
     let whole = std::fs::read(format!("{CORPUS}/dumps/flows.json")).unwrap();
     let fourth = whole
         .windows(8)
@@ -538,7 +536,14 @@ fn export_and_query_of_a_truncated_dump_exit_2_after_the_rows_before_the_cut() {
         .nth(3)
         .map(|(i, _)| i)
         .unwrap();
-    let cut = &whole[..fourth + 100];
+    whole[..fourth + 100].to_vec()
+}
+
+/// `export` and `query` of a truncated dump: the rows before the cut, and exit 2 with the
+/// same located message as `analyze dump`.
+#[test]
+fn export_and_query_of_a_truncated_dump_exit_2_after_the_rows_before_the_cut() {
+    let cut: &[u8] = &flows_cut_in_its_fourth_entry();
     let types = ["--btf", "bpf/maps.bpf.o", "--map", "flows"];
     let out = format!("{}/truncated.ndjson", env!("CARGO_TARGET_TMPDIR"));
     let r = run_with(
@@ -563,15 +568,7 @@ fn export_and_query_of_a_truncated_dump_exit_2_after_the_rows_before_the_cut() {
 
 #[test]
 fn diff_with_a_truncated_dump_compares_what_came_before_then_exits_2() {
-    let whole = std::fs::read(format!("{CORPUS}/dumps/flows.json")).unwrap();
-    let fourth = whole
-        .windows(8)
-        .enumerate()
-        .filter(|(_, w)| w == b"{\"key\":[")
-        .nth(3)
-        .map(|(i, _)| i)
-        .unwrap();
-    let cut = &whole[..fourth + 100];
+    let cut: &[u8] = &flows_cut_in_its_fourth_entry();
     let args = [
         "diff",
         "dumps/flows.json",
@@ -588,7 +585,7 @@ fn diff_with_a_truncated_dump_compares_what_came_before_then_exits_2() {
     let want = format!(
         "<stdin>: line 1, byte {}: input ends inside an entry: the dump is truncated \
          here; 3 entries before it were compared",
-        fourth + 100
+        cut.len()
     );
     assert!(r.stderr.contains(&want), "{}", r.stderr);
     // The six entries against the three before the cut: three gone, three the same.
@@ -599,4 +596,123 @@ fn diff_with_a_truncated_dump_compares_what_came_before_then_exits_2() {
     // --exit-code does not hide the cut.
     let with_code = [&args[..], &["--exit-code"][..]].concat();
     assert_eq!(run_with(&with_code, Some(cut)).code, 2);
+}
+
+const RING: [&str; 7] = [
+    "analyze",
+    "dump",
+    "captures/ring.mscap",
+    "--btf",
+    "captures/ring_event.bpf.o",
+    "--record-type",
+    "struct event",
+];
+
+/// A ring buffer capture (corpus/regen-captures.sh): records typed with --record-type,
+/// checked as values are, a record of another length is D019; without a type the
+/// records are bytes and the record checks say what they need.
+#[test]
+fn ring_captures_decode_with_a_record_type() {
+    snap!("analyze_dump__ring_record_type", status(&RING, 1));
+    let json: serde_json::Value =
+        serde_json::from_str(&status(&[&RING[..], &["--format", "json"]].concat(), 1)).unwrap();
+    validate(&json);
+    let codes: Vec<&str> = json["dumps"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["D002", "D019", "D008", "D009"]);
+    snap!(
+        "analyze_dump__ring_no_type",
+        status(&["analyze", "dump", "captures/ring.mscap"], 0)
+    );
+    // --record-type is the ring's value type: not with --key-type/--value-type.
+    let r = run(&[&RING[..], &["--value-type", "struct event"]].concat());
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--record-type"), "{}", r.stderr);
+    // A Go type: every record is shorter than missingpad.Event (36 bytes), one D019 per
+    // length, and no field is said to be "always" anything on no samples.
+    let go = run(&[
+        "analyze",
+        "dump",
+        "captures/ring.mscap",
+        "--go-bin",
+        AMD64,
+        "--record-type",
+        "missingpad.Event",
+    ]);
+    assert_eq!(go.code, 1, "{}", go.stderr);
+    snap!("analyze_dump__ring_go_record_type", go.stdout);
+    // On a map that is not a ring the type still decodes the values, and a note says so.
+    let r = run(&[
+        "analyze",
+        "dump",
+        "dumps/events.json",
+        "--btf",
+        "captures/ring_event.bpf.o",
+        "--record-type",
+        "struct event",
+    ]);
+    assert!(
+        r.stdout.contains(
+            "note: --record-type names a ring buffer's records, but this map is an array"
+        ),
+        "{}",
+        r.stdout
+    );
+    // diff has no keys to match records by: it says so, located, with status 2.
+    let r = run(&["diff", "captures/ring.mscap", "captures/ring.mscap"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("captures/ring.mscap: a ring buffer capture holds records without keys"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// A map of maps captured with --recursive: each outer key names its inner map, which
+/// is in the same capture.
+#[test]
+fn recursive_captures_show_the_inner_maps() {
+    snap!(
+        "analyze_dump__outer_recursive",
+        status(&["analyze", "dump", "captures/outer.mscap"], 0)
+    );
+    let json: serde_json::Value = serde_json::from_str(&status(
+        &[
+            "analyze",
+            "dump",
+            "captures/outer.mscap",
+            "--format",
+            "json",
+        ],
+        0,
+    ))
+    .unwrap();
+    validate(&json);
+    let maps = &json["dumps"];
+    let inner_ids: Vec<u64> = maps[0]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["inner_map_id"].as_u64().unwrap())
+        .collect();
+    let ids: Vec<u64> = (1..3)
+        .map(|i| maps[i]["map"]["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        inner_ids, ids,
+        "each outer key names an inner map of the capture"
+    );
+    // After bpftool moved the links (corpus/regen-captures.sh): diff names the inner map
+    // of each added, removed and changed outer key, and the inner map no key points to
+    // any more is only in OLD.
+    let d = status(
+        &["diff", "captures/outer.mscap", "captures/outer.after.mscap"],
+        0,
+    );
+    snap!("diff__outer_recursive", d);
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use mapsleuth_dump::DumpEntry;
+use mapsleuth_dump::{DumpEntry, FormattedToken};
 use mapsleuth_layout::{ByteOrder, Finding, Location, Severity};
 
 use super::side::{Role, Side};
@@ -51,6 +51,18 @@ pub(super) struct Agreement {
     scratch: String,
     /// Per skeleton of bpftool's text (the dump stores a few): its shape once learnt.
     shapes: Vec<Option<Known>>,
+    /// The token path's buffers, kept between entries (see [`recycle`]).
+    tokens: Vec<FormattedToken<'static>>,
+    leaves: Vec<LeafValue<'static>>,
+    cmps: [Vec<Cmp<'static>>; 2],
+}
+
+/// An emptied buffer for items of another lifetime, keeping its allocation: collecting
+/// in place reuses it when the layouts match, as they do for one type's lifetimes. So
+/// the per-entry path allocates nothing once its buffers have grown.
+fn recycle<A, B>(mut v: Vec<A>) -> Vec<B> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
 }
 
 /// Entries that differ and values compared, per field.
@@ -246,14 +258,16 @@ impl Agreement {
         marks: &mut Marks,
     ) -> Option<bool> {
         let (skeleton, tokens) = entry.formatted_tokens()?;
-        let tokens: Vec<_> = tokens.collect();
+        let mut buf = recycle(std::mem::take(&mut self.tokens));
+        buf.extend(tokens);
         let i = skeleton as usize;
-        self.learn(entry, i, &tokens);
+        self.learn(entry, i, &buf);
         let shapes = std::mem::take(&mut self.shapes);
         let shape = shapes.get(i).and_then(|k| k.as_ref()?.as_ref());
-        let result = shape
-            .and_then(|shape| self.compare_shape(entry, shape, &tokens, sides, id, stats, marks));
+        let result =
+            shape.and_then(|shape| self.compare_shape(entry, shape, &buf, sides, id, stats, marks));
         self.shapes = shapes;
+        self.tokens = recycle(buf);
         result
     }
 
@@ -262,33 +276,64 @@ impl Agreement {
         &mut self,
         entry: &DumpEntry<'_>,
         shape: &Shape,
-        tokens: &[mapsleuth_dump::FormattedToken<'_>],
+        tokens: &[FormattedToken<'_>],
         sides: [Option<&TreeSide>; 2],
         id: &EntryId<'_>,
         stats: &mut Stats,
         marks: &mut Marks,
     ) -> Option<bool> {
         let bytes = [entry.key(), entry.value()];
+        let mut leaves = recycle(std::mem::take(&mut self.leaves));
+        let [k, v] = std::mem::take(&mut self.cmps);
+        let mut cmps: [Vec<Cmp<'_>>; 2] = [recycle(k), recycle(v)];
         // Our leaves, each part checked against its plan, before anything is counted.
-        let mut ours: [Option<(&TreeSide, Vec<Cmp<'_>>, &Part)>; 2] = [None, None];
-        let mut leaves = Vec::new();
-        for slot in 0..2 {
+        let mut parts: [Option<(&TreeSide, &Part)>; 2] = [None, None];
+        let fits = (0..2).all(|slot| {
             let (Some(side), Some(b), Some(part)) = (sides[slot], bytes[slot], &shape.parts[slot])
             else {
-                continue;
+                return true;
             };
             if side.tree.leaves(b, &mut leaves).is_err() {
-                continue;
+                return true;
             }
-            let cmps: Vec<Cmp<'_>> = leaves.drain(..).map(Cmp::from).collect();
-            let plan = self.plans[role_slot(side.role)].as_ref()?;
-            if plan.sig != part.sig || !plan.kinds.iter().copied().eq(cmps.iter().map(Cmp::kind)) {
-                return None;
-            }
-            ours[slot] = Some((side, cmps, part));
-        }
+            cmps[slot].extend(leaves.drain(..).map(Cmp::from));
+            let Some(plan) = self.plans[role_slot(side.role)].as_ref() else {
+                return false;
+            };
+            parts[slot] = Some((side, part));
+            plan.sig == part.sig
+                && plan
+                    .kinds
+                    .iter()
+                    .copied()
+                    .eq(cmps[slot].iter().map(Cmp::kind))
+        });
+        let result = if fits {
+            self.apply_parts(&parts, &cmps, tokens, id, stats, marks)
+        } else {
+            None
+        };
+        self.leaves = recycle(leaves);
+        self.cmps = cmps.map(recycle);
+        result
+    }
+
+    /// Counts the parts that fit their plans against bpftool's tokens.
+    fn apply_parts(
+        &mut self,
+        parts: &[Option<(&TreeSide, &Part)>; 2],
+        cmps: &[Vec<Cmp<'_>>; 2],
+        tokens: &[FormattedToken<'_>],
+        id: &EntryId<'_>,
+        stats: &mut Stats,
+        marks: &mut Marks,
+    ) -> Option<bool> {
         let mut compared_any = false;
-        for (side, cmps, part) in ours.iter().flatten() {
+        for ((side, part), cmps) in parts
+            .iter()
+            .zip(cmps)
+            .filter_map(|(p, c)| Some((p.as_ref()?, c)))
+        {
             let plan = self.plans[role_slot(side.role)].as_mut()?;
             let leaves = TheirLeaves::Tokens(part, tokens);
             compared_any |= apply(
@@ -908,5 +953,23 @@ impl<'j> TreeLeaves<'j> {
             array,
         });
         self.nodes.push(j);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recycle;
+
+    /// The token path's promise of no allocation per entry rests on this.
+    #[test]
+    fn recycle_keeps_the_allocation_across_lifetimes() {
+        let text = String::from("borrowed");
+        let mut v: Vec<&'static str> = Vec::with_capacity(64);
+        v.push("static");
+        let (ptr, cap) = (v.as_ptr() as usize, v.capacity());
+        let mut w: Vec<&str> = recycle(v);
+        assert!(w.is_empty());
+        w.push(&text);
+        assert_eq!((w.as_ptr() as usize, w.capacity()), (ptr, cap));
     }
 }
