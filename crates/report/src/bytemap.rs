@@ -110,11 +110,16 @@ fn title(p: &PairReport, side: Side, rows: &[usize], first_byte: u64) -> String 
     parts.join("\n")
 }
 
+/// Hatched: bytes that only holes, padding or Go's blank `_` fields cover (a byte that a
+/// bitfield shares with a hole holds data, so it keeps the field's colour).
 fn is_gap(p: &PairReport, side: Side, rows: &[usize]) -> bool {
-    rows.first()
-        .and_then(|&i| p.rows.get(i))
-        .and_then(|r| side.cell(r))
-        .is_some_and(|c| matches!(c.kind, CellKind::Hole | CellKind::Padding))
+    !rows.is_empty()
+        && rows.iter().all(|&i| {
+            p.rows
+                .get(i)
+                .and_then(|r| side.cell(r))
+                .is_some_and(|c| matches!(c.kind, CellKind::Hole | CellKind::Padding))
+        })
 }
 
 fn flagged(p: &PairReport, rows: &[usize]) -> bool {
@@ -140,7 +145,10 @@ fn draw_side(svg: &mut Svg, p: &PairReport, side: Side, drawn: u64) {
         } else if is_gap(p, side, &rows) {
             HATCH
         } else {
-            rows.first().map_or("#d9d9d9", |&i| field_colour(i))
+            // The first row that is a field gives the colour.
+            rows.iter()
+                .find(|&&i| !is_gap(p, side, &[i]))
+                .map_or("#d9d9d9", |&i| field_colour(i))
         };
         let stroke = if flagged(p, &rows) {
             r##" stroke="#d00000" stroke-width="2""##
@@ -153,7 +161,8 @@ fn draw_side(svg: &mut Svg, p: &PairReport, side: Side, drawn: u64) {
         svg.group(&title(p, side, &rows, b), &data);
         for byte in b..end {
             let x = LABEL_W + (byte % COLS) as f64 * CELL;
-            let extra = format!(r#" class="{}"{stroke}"#, side.class());
+            // data-b: the byte's offset, for tests and scripts reading the page.
+            let extra = format!(r#" class="{}" data-b="{byte}"{stroke}"#, side.class());
             svg.rect(x, row_y(line), CELL - 2.0, ROW_H, fill, &extra);
         }
         svg.end_group();
