@@ -14,6 +14,10 @@
 # pinned, into a virtual environment under target/, and required (a missing reader fails
 # the run instead of skipping). MAPSLEUTH_NO_INTEROP=1 skips the install and lets those
 # checks print SKIP.
+#
+# The report's browser test (crates/cli/tests/report_browser.rs) renders a page in headless
+# Chromium: as root, Debian's `chromium` is installed when missing (a failed install is
+# tolerated), and once a browser is on PATH the test is required (MAPSLEUTH_REQUIRE_BROWSER).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +41,15 @@ if [ "$(id -u)" = 0 ] && [ -z "${MAPSLEUTH_NO_LIVE:-}" ]; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bpftool >/dev/null
     fi
     export MAPSLEUTH_REQUIRE_LIVE=1
+fi
+
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ]; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } ||
+        echo "scripts/test.sh: could not install chromium; the browser test will print SKIP" >&2
+fi
+if [ -n "${MAPSLEUTH_CHROMIUM:-}" ] || command -v chromium >/dev/null ||
+    command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then
+    export MAPSLEUTH_REQUIRE_BROWSER=1
 fi
 
 cargo fmt --all --check
