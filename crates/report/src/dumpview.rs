@@ -247,7 +247,18 @@ fn sample(
         .values()
         .find(|v| v.iter().zip(&vpad).any(|(b, p)| *p && *b != 0))
         .or_else(|| e.values().next());
-    let rows = [("key", e.key(), &kpad), ("value", value_bytes, &vpad)];
+    let rows = [
+        SampleRow {
+            name: "key",
+            bytes: e.key().unwrap_or(&[]),
+            pad: &kpad,
+        },
+        SampleRow {
+            name: "value",
+            bytes: value_bytes.unwrap_or(&[]),
+            pad: &vpad,
+        },
+    ];
     let (svg, leaked) = sample_svg(&rows);
     Some(Sample {
         index,
@@ -260,16 +271,27 @@ fn sample(
 const HEX_W: f64 = 22.0;
 const HEX_COLS: usize = 32;
 
-/// Hex cells, 32 a line: padding hatched, non-zero padding red.
-fn sample_svg(rows: &[(&str, Option<&[u8]>, &Vec<bool>)]) -> (String, usize) {
-    let lines: usize = rows
-        .iter()
-        .map(|(_, b, _)| {
-            b.map_or(0, |b| b.len().min(MAX_SAMPLE_BYTES))
-                .div_ceil(HEX_COLS)
-                .max(1)
-        })
-        .sum();
+/// One blob of the sample entry: its bytes and which of them are padding.
+struct SampleRow<'a> {
+    name: &'a str,
+    bytes: &'a [u8],
+    pad: &'a [bool],
+}
+
+impl SampleRow<'_> {
+    fn shown(&self) -> &[u8] {
+        &self.bytes[..self.bytes.len().min(MAX_SAMPLE_BYTES)]
+    }
+
+    fn lines(&self) -> usize {
+        self.shown().len().div_ceil(HEX_COLS).max(1)
+    }
+}
+
+/// Hex cells, 32 a line: padding hatched, non-zero padding red. Returns the SVG and
+/// the number of non-zero padding bytes.
+fn sample_svg(rows: &[SampleRow<'_>]) -> (String, usize) {
+    let lines: usize = rows.iter().map(SampleRow::lines).sum();
     let h = 8.0 + lines as f64 * 20.0;
     let mut svg = Svg::new(
         (60.0 + HEX_W * HEX_COLS as f64) as u32,
@@ -278,43 +300,45 @@ fn sample_svg(rows: &[(&str, Option<&[u8]>, &Vec<bool>)]) -> (String, usize) {
         "sample entry bytes",
     );
     let (mut line, mut leaked) = (0usize, 0usize);
-    for (name, bytes, pad) in rows {
-        let bytes = bytes.unwrap_or(&[]);
-        let shown = &bytes[..bytes.len().min(MAX_SAMPLE_BYTES)];
-        svg.text(54.0, 4.0 + line as f64 * 20.0 + 14.0, "end", "lbl", name);
-        for (i, b) in shown.iter().enumerate() {
-            let padding = pad.get(i).copied().unwrap_or(false);
-            let leak = padding && *b != 0;
-            leaked += usize::from(leak);
-            let fill = match (padding, leak) {
-                (_, true) => "#ff6b6b",
-                (true, false) => HATCH_FILL,
-                _ => "#f4f4f4",
-            };
+    for row in rows {
+        svg.text(
+            54.0,
+            4.0 + line as f64 * 20.0 + 14.0,
+            "end",
+            "lbl",
+            row.name,
+        );
+        for (i, b) in row.shown().iter().enumerate() {
+            let padding = row.pad.get(i).copied().unwrap_or(false);
+            leaked += usize::from(padding && *b != 0);
             let y = 4.0 + (line + i / HEX_COLS) as f64 * 20.0;
             let x = 60.0 + (i % HEX_COLS) as f64 * HEX_W;
-            let what = if leak {
-                ", non-zero padding"
-            } else if padding {
-                ", padding"
-            } else {
-                ""
-            };
-            svg.group(
-                &format!("{name} byte {i} = 0x{b:02x}{what}"),
-                if leak { r#" class="leak""# } else { "" },
-            );
-            svg.rect(x, y, HEX_W - 2.0, 18.0, fill, "");
-            svg.text(
-                x + HEX_W / 2.0 - 1.0,
-                y + 13.0,
-                "middle",
-                "hex",
-                &format!("{b:02x}"),
-            );
-            svg.end_group();
+            hex_cell(&mut svg, (x, y), row.name, i, *b, padding);
         }
-        line += shown.len().div_ceil(HEX_COLS).max(1);
+        line += row.lines();
     }
     (svg.finish(), leaked)
+}
+
+/// One byte of the sample: its cell, its hex text and its hover text.
+fn hex_cell(svg: &mut Svg, (x, y): (f64, f64), name: &str, i: usize, b: u8, padding: bool) {
+    let leak = padding && b != 0;
+    let (fill, what) = match (padding, leak) {
+        (_, true) => ("#ff6b6b", ", non-zero padding"),
+        (true, false) => (HATCH_FILL, ", padding"),
+        _ => ("#f4f4f4", ""),
+    };
+    svg.group(
+        &format!("{name} byte {i} = 0x{b:02x}{what}"),
+        if leak { r#" class="leak""# } else { "" },
+    );
+    svg.rect(x, y, HEX_W - 2.0, 18.0, fill, "");
+    svg.text(
+        x + HEX_W / 2.0 - 1.0,
+        y + 13.0,
+        "middle",
+        "hex",
+        &format!("{b:02x}"),
+    );
+    svg.end_group();
 }
