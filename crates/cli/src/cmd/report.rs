@@ -18,7 +18,7 @@ pub const AFTER_HELP: &str = "What the page shows (docs/report.md):
                      numeric field (--field), per-CPU sums of it
   header             inputs, tool version, capture snapshot ids and SHA-256 digests
 One file, no network: CSS, JS and SVG are inline. Big dumps are summarised (samples and
-aggregates), so a 1M-entry dump makes a page of a few hundred kB.
+aggregates, never every entry): a 1M-entry dump makes a page of tens of kB.
 
 Examples (from the repository root):
   mapsleuth report -o incident.html --go-bin corpus/go/bin/app-go1.25.5-linux-amd64 \\
