@@ -352,3 +352,53 @@ fn the_tag_checker_rejects_broken_pages() {
     let all = html::parse(r#"<a href="https://x">x</a><img src="//x"><link rel="x">"#).unwrap();
     assert_eq!(html::external_refs("", &all).len(), 4);
 }
+
+/// The `<title>`s (hover texts) of the chart whose `aria-label` is `label`.
+fn chart_titles(page: &str, all: &[Element], label: &str) -> Vec<String> {
+    let svg = all
+        .iter()
+        .find(|e| e.name == "svg" && e.attr("aria-label") == Some(label))
+        .unwrap_or_else(|| panic!("no chart `{label}`"));
+    inside(svg, all)
+        .filter(|e| e.name == "title")
+        .map(|e| {
+            let t = &page[e.start..e.end];
+            html::unescape(t.trim_start_matches("<title>").trim_end_matches("</title>"))
+        })
+        .collect()
+}
+
+#[test]
+fn per_cpu_charts_add_up_to_the_json_values() {
+    let types = ["--btf", "bpf/maps.bpf.o", "--map", "pcpu_hash_stats"];
+    let dump = "dumps/pcpu_hash_stats.json";
+    let mut args = types.to_vec();
+    args.extend_from_slice(&["--field", "packets", dump]);
+    let (page, all) = report("pcpu.html", &args);
+    let mut dump_args = vec!["analyze", "dump"];
+    dump_args.extend_from_slice(&types);
+    dump_args.push(dump);
+    let d = &json(&dump_args)["dumps"][0];
+    // The decoded `packets` of every CPU's value, from the JSON entries.
+    let mut per_cpu: BTreeMap<u64, u128> = BTreeMap::new();
+    let mut values = 0u64;
+    for e in d["entries"].as_array().unwrap() {
+        for v in e["values"].as_array().unwrap() {
+            let cpu = v["cpu"].as_u64().unwrap();
+            *per_cpu.entry(cpu).or_default() += u128::from(v["value"]["packets"].as_u64().unwrap());
+            values += 1;
+        }
+    }
+    assert!(per_cpu.len() > 1);
+    let want: Vec<String> = per_cpu
+        .iter()
+        .map(|(c, s)| format!("CPU {c}: {s}"))
+        .collect();
+    assert_eq!(chart_titles(&page, &all, "sum of packets per CPU"), want);
+    // The histogram counts every value once.
+    let counted: u64 = chart_titles(&page, &all, "histogram of packets")
+        .iter()
+        .map(|t| t.rsplit(": ").next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(counted, values);
+}
