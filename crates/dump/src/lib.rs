@@ -19,6 +19,10 @@
 //! dumps, so reading one takes about its size on top of the dumps. In every format the
 //! [`Dump`]s themselves hold every entry, compactly.
 //!
+//! Threads: a file of 32 MiB or more is read ahead on a second thread, and a big `-j`
+//! dump of one map is read in two halves at once, then joined; the dumps are those of
+//! one pass ([`DumpReadOptions::threads`]).
+//!
 //! Dumps read from a capture carry what else it holds ([`Dump::capture`]: the
 //! snapshot's identity and the map's BTF), so one read gives everything, from a file or
 //! from stdin.
