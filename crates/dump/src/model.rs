@@ -569,18 +569,17 @@ impl Dump {
         next
     }
 
-    /// Adds the entries of `tail`, read from where this dump's input stopped, as if
-    /// this dump had read them: records renumbered, lookup messages interned here,
-    /// lines shifted by `line_shift` (the tail counted its lines from 1). False when
-    /// one pass would have read them differently (the tail has issues, its key, value
-    /// or CPU sizes differ from these, its `formatted` shapes are numbered otherwise,
-    /// or the entries would pass `max_entries`); this dump is then to be dropped.
+    /// Adds the entries and issues of `tail`, read from where this dump's input
+    /// stopped, as if this dump had read them: records renumbered, lookup messages
+    /// interned here, lines shifted by `line_shift` (the tail counted its lines from
+    /// 1), issues kept up to this dump's cap. False when one pass would have read them
+    /// differently (the tail's key, value or CPU sizes differ from these, so it would
+    /// have flagged other entries; the entries would pass `max_entries`; too many
+    /// `formatted` shapes); this dump is then to be dropped.
     pub(crate) fn append(&mut self, tail: Dump, line_shift: u64, limits: &DumpLimits) -> bool {
         let agree = |a: Option<usize>, b: Option<usize>| a.is_none() || b.is_none() || a == b;
         let limit = limits.max_entries.min(u64::from(u32::MAX - 1));
-        if !tail.issues.is_empty()
-            || tail.issues_dropped > 0
-            || self.ring
+        if self.ring
             || tail.ring
             || !agree(self.expected_key, tail.expected_key)
             || !agree(self.expected_value, tail.expected_value)
@@ -617,6 +616,13 @@ impl Dump {
         self.expected_value = self.expected_value.or(tail.expected_value);
         self.expected_cpus = self.expected_cpus.or(tail.expected_cpus);
         self.lookup_errors += tail.lookup_errors;
+        for mut e in tail.issues {
+            if let Some(p) = e.pos.as_mut() {
+                p.line += line_shift;
+            }
+            self.issue(e);
+        }
+        self.issues_dropped += tail.issues_dropped;
         true
     }
 

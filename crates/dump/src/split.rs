@@ -6,10 +6,12 @@
 //!
 //! The cut is a guess from a few bytes, so nothing is taken on trust: the halves are
 //! joined only when the first stops exactly at the cut, with nothing wrong but that,
-//! and the second reads from the cut to its array's `]` at the end of the input with no
-//! issue and the same sizes and `formatted` shapes. Anything else (a cut inside an
-//! entry, several maps, a broken or unusual input) returns `None`, and the input is read
-//! in one pass as before. So the dumps are the same either way; only the time differs.
+//! and the second reads from the cut to its array's `]` or to the end of the input
+//! with the same key, value and CPU sizes (its issues, a cut-short end among them,
+//! are then the ones one pass would have met there). Anything else (a cut inside an
+//! entry, several maps, a problem in the first half, a fatal error) returns `None`,
+//! and the input is read in one pass as before. So the dumps are the same either way;
+//! only the time differs.
 
 use std::fs::File;
 use std::io::{self, Read};

@@ -178,3 +178,32 @@ fn formatted_shapes_number_on_across_parts() {
         assert!(joined("shapes", text.as_bytes()), "{text}");
     }
 }
+
+/// Problems in the second half do not send the input back to one pass: a cut-short
+/// end and broken entries are the issues one pass meets, in order, up to the cap.
+#[test]
+fn a_damaged_second_half_still_joins() {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../corpus/dumps/flows.pretty.json");
+    let bytes = std::fs::read(path).unwrap();
+    let entries: Vec<usize> = memchr::memmem::find_iter(&bytes, b"\"key\": [").collect();
+    assert!(entries.len() > 4, "{} entries", entries.len());
+    let late = entries[entries.len() - 2..].to_vec();
+    let cut_short = &bytes[..bytes.len() * 9 / 10];
+    let mut broken = bytes.clone();
+    for at in &late {
+        broken[at + 1] = b'!';
+    }
+    for (what, text) in [("cut short", cut_short.to_vec()), ("broken", broken)] {
+        for max_issues in [1, 1000] {
+            let mut one = one_pass();
+            one.limits.max_issues = max_issues;
+            let mut two = halves();
+            two.limits.max_issues = max_issues;
+            let one = summary(read_bytes(&text, what, &one));
+            assert!(!one[0].1.is_empty(), "{what}: no issue");
+            assert_eq!(summary(read_bytes(&text, what, &two)), one, "{what}");
+        }
+        assert!(joined(what, &text), "{what} was read again in one pass");
+    }
+}

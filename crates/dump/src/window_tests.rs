@@ -40,7 +40,10 @@ pub(crate) fn summary(r: Result<Vec<Dump>, crate::DumpError>) -> Vec<Summary> {
             .iter()
             .map(|d| {
                 (
-                    format!("{:?} {:?} {:?}", d.meta, d.found_elements, d.start),
+                    format!(
+                        "{:?} {:?} {:?}, {} issues dropped",
+                        d.meta, d.found_elements, d.start, d.issues_dropped
+                    ),
                     d.issues.iter().map(|e| e.to_string()).collect(),
                     d.entries()
                         .map(|e| {
