@@ -184,7 +184,7 @@ fn join(ctx: &Ctx<'_>, head: (Vec<Dump>, u64), tail: Vec<Dump>, cut: usize) -> O
     d.issues.clear();
     // Each part is freed once copied: joining takes room for one part at a time.
     for part in tail {
-        if !d.append(part, line - 1, &ctx.opts.limits) {
+        if !d.append(part, line.saturating_sub(1), &ctx.opts.limits) {
             return None;
         }
     }
