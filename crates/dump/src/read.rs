@@ -43,19 +43,19 @@ pub(crate) fn read_window(
         return Err(DumpError::new(&file, None, ErrorKind::Empty));
     }
     let ctx = Ctx { file, opts, format };
-    // A big dump of one map (`-j` or plain text) is read in two halves at once.
-    let halves = whole.filter(|w| split::worth_it(&ctx, *w, win.bytes()));
-    let mut dumps = match (format, halves) {
-        (_, Some(whole)) => {
-            // Its read-ahead would hold buffers the halves do not use.
-            drop(win);
-            split::read_whole(&ctx, whole)?
-        }
-        (DumpFormat::Text, None) => text::read(&ctx, &mut win)?,
-        (DumpFormat::BtfText, None) => json::read(&ctx, &mut win, json::Mode::BtfText)?,
-        (DumpFormat::Json, None) => json::read(&ctx, &mut win, json::Mode::Json)?,
-        (DumpFormat::Raw, None) => raw::read(&ctx, &mut win)?,
-        (DumpFormat::Capture, None) => return Err(capture_not_whole(&ctx)),
+    let mut dumps = match format {
+        DumpFormat::Text => text::read(&ctx, &mut win)?,
+        DumpFormat::BtfText => json::read(&ctx, &mut win, json::Mode::BtfText)?,
+        DumpFormat::Json => match whole.filter(|w| split::worth_it(&ctx, *w, win.bytes())) {
+            Some(whole) => {
+                // Its read-ahead would hold buffers the halves do not use.
+                drop(win);
+                split::read_whole(&ctx, whole)?
+            }
+            None => json::read(&ctx, &mut win, json::Mode::Json)?,
+        },
+        DumpFormat::Raw => raw::read(&ctx, &mut win)?,
+        DumpFormat::Capture => return Err(capture_not_whole(&ctx)),
     };
     if dumps.is_empty() {
         dumps.push(ctx.new_dump(0, Position::START));

@@ -1,4 +1,4 @@
-//! One big dump of one map (`bpftool -j`, or plain text), read by two threads (issue 13): reading the
+//! One big `bpftool -j` dump of one map, read by two threads (issue 13): reading the
 //! text was one core's work while the other waited. The input is cut at an entry
 //! boundary near its middle; this thread reads the first half as the whole input would
 //! be read (it then stops, cut short, at the boundary), another reads the entries of
@@ -19,11 +19,10 @@ use std::sync::Arc;
 
 use crate::ctx::Ctx;
 use crate::error::{DumpError, ErrorKind};
-use crate::format::DumpFormat;
+use crate::json;
 use crate::model::Dump;
 use crate::prefetch::{Prefetch, MIN_PREFETCH};
 use crate::window::Window;
-use crate::{json, text};
 
 /// Inputs shorter than this are read in one pass, unless the options say otherwise.
 const MIN_SPLIT: usize = 32 << 20;
@@ -115,22 +114,19 @@ impl Read for Range {
     }
 }
 
-/// Whether to read this input in halves: it is long enough, threads allow, and `head`
-/// (its first bytes) opens the entries of one map, as a `-j` array or as plain text.
+/// Whether to read this `-j` input in halves: it is long enough, threads allow, and
+/// `head` (its first bytes) opens an array of entries.
 pub(crate) fn worth_it(ctx: &Ctx<'_>, whole: Whole<'_>, head: &[u8]) -> bool {
     let threads = match ctx.opts.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let opens = match ctx.format {
-        DumpFormat::Json => opens_entry_array(head),
-        DumpFormat::Text => opens_plain_entries(head),
-        _ => false,
-    };
-    threads >= 2 && whole.len() >= ctx.opts.split_min_len.unwrap_or(MIN_SPLIT) && opens
+    threads >= 2
+        && whole.len() >= ctx.opts.split_min_len.unwrap_or(MIN_SPLIT)
+        && opens_entry_array(head)
 }
 
-/// The dumps of the input: read in halves, else in one pass from the start.
+/// The dumps of a `-j` input: read in halves, else in one pass from the start.
 pub(crate) fn read_whole(ctx: &Ctx<'_>, whole: Whole<'_>) -> Result<Vec<Dump>, DumpError> {
     if let Some(dumps) = read(ctx, whole) {
         return Ok(dumps);
@@ -139,24 +135,13 @@ pub(crate) fn read_whole(ctx: &Ctx<'_>, whole: Whole<'_>) -> Result<Vec<Dump>, D
         let e = io::Error::other("cannot open the input again");
         return Err(DumpError::new(&ctx.file, None, ErrorKind::Io(e)));
     };
-    one_pass(ctx, &mut win)
+    json::read(ctx, &mut win, json::Mode::Json)
 }
 
-fn one_pass(ctx: &Ctx<'_>, win: &mut Window<'_>) -> Result<Vec<Dump>, DumpError> {
-    match ctx.format {
-        DumpFormat::Text => text::read(ctx, win),
-        _ => json::read(ctx, win, json::Mode::Json),
-    }
-}
-
-/// The dumps of the input read in two halves, or `None`: read it in one pass.
+/// The dumps of a `-j` input read in two halves, or `None`: read it in one pass.
 pub(crate) fn read(ctx: &Ctx<'_>, whole: Whole<'_>) -> Option<Vec<Dump>> {
     let len = whole.len();
-    let around = whole.bytes_at(len / 2, SEARCH)?;
-    let cut = match ctx.format {
-        DumpFormat::Text => find_line_cut(&around)?,
-        _ => find_cut(&around)?,
-    } + len / 2;
+    let cut = find_cut(&whole.bytes_at(len / 2, SEARCH)?)? + len / 2;
     let (head, tail) = std::thread::scope(|s| {
         let tail = s.spawn(|| read_tail(ctx, whole, cut));
         let head = read_head(ctx, whole, cut);
@@ -165,55 +150,43 @@ pub(crate) fn read(ctx: &Ctx<'_>, whole: Whole<'_>) -> Option<Vec<Dump>> {
     join(ctx, head?, tail?, cut)
 }
 
-/// The first half, read as the whole input is: it ends cut short at `cut`.
-fn read_head(ctx: &Ctx<'_>, whole: Whole<'_>, cut: usize) -> Option<Vec<Dump>> {
+/// The first half, read as the whole input is: it ends cut short at `cut`. The dumps,
+/// and the line the cut is on.
+fn read_head(ctx: &Ctx<'_>, whole: Whole<'_>, cut: usize) -> Option<(Vec<Dump>, u64)> {
     let mut win = whole.window(0, cut, &ctx.file)?;
-    one_pass(ctx, &mut win).ok()
+    let dumps = json::read(ctx, &mut win, json::Mode::Json).ok()?;
+    let at = win.pos(0);
+    (at.offset == cut as u64).then_some((dumps, at.line))
 }
 
 fn read_tail(ctx: &Ctx<'_>, whole: Whole<'_>, cut: usize) -> Option<Vec<Dump>> {
     let mut win = whole.window(cut, whole.len(), &ctx.file)?;
     let part_len = ctx.opts.split_part_len.unwrap_or(PART_LEN);
-    let parts = match ctx.format {
-        DumpFormat::Text => text::read_tail(ctx, &mut win, part_len),
-        _ => json::read_tail_entries(ctx, &mut win, part_len),
-    };
-    parts.ok().flatten()
+    json::read_tail_entries(ctx, &mut win, part_len)
+        .ok()
+        .flatten()
 }
 
 /// The halves as one dump, when the head is one map's entries cut short exactly at
 /// `cut` and nothing else is wrong with it.
-fn join(ctx: &Ctx<'_>, head: Vec<Dump>, tail: Vec<Dump>, cut: usize) -> Option<Vec<Dump>> {
-    let mut dumps = head;
+fn join(ctx: &Ctx<'_>, head: (Vec<Dump>, u64), tail: Vec<Dump>, cut: usize) -> Option<Vec<Dump>> {
+    let (mut dumps, line) = head;
     let [d] = dumps.as_mut_slice() else {
         return None;
     };
-    // How a one-map input that stops between two entries ends: inside `-j`'s array,
-    // or without plain text's `Found N elements`.
-    let cut_short = |e: &DumpError| {
-        let kind = match e.kind {
-            ErrorKind::Truncated { context } => context == "the list of entries",
-            ErrorKind::MissingTrailer => ctx.format == DumpFormat::Text,
-            _ => false,
-        };
-        kind && e.pos.is_some_and(|p| p.offset == cut as u64)
+    let cut_short = |e: &crate::DumpError| {
+        matches!(e.kind, ErrorKind::Truncated { context } if context == "the list of entries")
+            && e.pos.is_some_and(|p| p.offset == cut as u64)
     };
-    if d.issues.len() != 1
-        || d.issues_dropped > 0
-        || d.found_elements.is_some()
-        || !cut_short(&d.issues[0])
-    {
+    if d.issues.len() != 1 || d.issues_dropped > 0 || !cut_short(&d.issues[0]) {
         return None;
     }
-    // The line the cut is on: the second half counted its lines from 1 there.
-    let line = d.issues.pop()?.pos?.line;
+    d.issues.clear();
     // Each part is freed once copied: joining takes room for one part at a time.
     for part in tail {
-        let found = part.found_elements;
         if !d.append(part, line.saturating_sub(1), &ctx.opts.limits) {
             return None;
         }
-        d.found_elements = found;
     }
     d.finish();
     Some(dumps)
@@ -234,17 +207,6 @@ pub(crate) fn opens_entry_array(head: &[u8]) -> bool {
         return false;
     };
     rest.trim_ascii_start().starts_with(b"\"key\"")
-}
-
-/// True when the input's first line (after blanks) is a plain dump's `key:` line.
-pub(crate) fn opens_plain_entries(head: &[u8]) -> bool {
-    let rest = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
-    rest.trim_ascii_start().starts_with(b"key:")
-}
-
-/// Where a plain dump's entry starts in `buf`: the start of a `key:` line.
-pub(crate) fn find_line_cut(buf: &[u8]) -> Option<usize> {
-    memchr::memmem::find(buf, b"\nkey:").map(|i| i + 1)
 }
 
 /// Where an entry of a top-level array starts in `buf`: the `{` of `}, {"key": [`

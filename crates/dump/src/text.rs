@@ -232,59 +232,20 @@ struct Reader<'c, 'a> {
     closed: bool,
     /// The current dump has anything at all (entries, header, `Found`).
     started: bool,
-    /// Reading the second half of a split dump ([`read_tail`]): parts of this many
-    /// entries.
-    part_len: Option<usize>,
-    /// In a second half: a map header or entries after `Found` began another map.
-    another_map: bool,
 }
 
 pub(crate) fn read(ctx: &Ctx<'_>, win: &mut Window<'_>) -> Result<Vec<Dump>, DumpError> {
-    let mut r = Reader::new(ctx, None);
+    let dump = ctx.new_dump(0, Position::START);
+    let mut r = Reader {
+        ctx,
+        dumps: Vec::new(),
+        dump,
+        pending: None,
+        closed: false,
+        started: false,
+    };
     r.run(win)?;
     Ok(r.dumps)
-}
-
-/// The second half of a split dump ([`crate::split`]): entries from the window's start
-/// (a `key:` line) to the end of the input, in parts of `part_len` entries, the last
-/// with the `Found` count (its check is left to the joined dump). `None` when a second
-/// map begins.
-pub(crate) fn read_tail(
-    ctx: &Ctx<'_>,
-    win: &mut Window<'_>,
-    part_len: usize,
-) -> Result<Option<Vec<Dump>>, DumpError> {
-    let mut r = Reader::new(ctx, Some(part_len.max(1)));
-    r.run(win)?;
-    Ok((!r.another_map).then_some(r.dumps))
-}
-
-impl<'c, 'a> Reader<'c, 'a> {
-    fn new(ctx: &'c Ctx<'a>, part_len: Option<usize>) -> Self {
-        Reader {
-            ctx,
-            dumps: Vec::new(),
-            dump: ctx.new_dump(0, Position::START),
-            pending: None,
-            closed: false,
-            started: false,
-            part_len,
-            another_map: false,
-        }
-    }
-
-    /// In a second half, between two entries: the entries so far become a part.
-    fn maybe_end_part(&mut self) {
-        let Some(n) = self.part_len else {
-            return;
-        };
-        if self.dump.len() >= n && !self.closed && self.pending.is_none() {
-            let next = self.dump.continuing();
-            let mut done = std::mem::replace(&mut self.dump, next);
-            done.finish();
-            self.dumps.push(done);
-        }
-    }
 }
 
 impl Reader<'_, '_> {
@@ -372,7 +333,6 @@ impl Reader<'_, '_> {
     /// Starts a new dump if the current one is complete.
     fn ensure_open_dump(&mut self, pos: Position) {
         if self.closed {
-            self.another_map |= self.part_len.is_some();
             self.end_dump();
             let index = self.dumps.len();
             self.dump = self.ctx.new_dump(index, pos);
@@ -388,13 +348,7 @@ impl Reader<'_, '_> {
         let index = self.dumps.len();
         let fresh = self.ctx.new_dump(index + 1, Position::START);
         let mut done = std::mem::replace(&mut self.dump, fresh);
-        // A second half's count is of the whole map: the joined dump checks it.
-        let found = match self.part_len {
-            Some(_) => done.found_elements.take(),
-            None => None,
-        };
         done.finish();
-        done.found_elements = done.found_elements.or(found);
         self.dumps.push(done);
         self.started = false;
     }
@@ -408,7 +362,6 @@ impl Reader<'_, '_> {
             Line::Blank => self.finish_entry(false)?,
             Line::Key { hex, value } => {
                 self.finish_entry(false)?;
-                self.maybe_end_part();
                 self.ensure_open_dump(pos);
                 self.start_entry(pos);
                 self.open_key();
@@ -442,7 +395,6 @@ impl Reader<'_, '_> {
             }
             Line::Header(meta) => {
                 self.finish_entry(false)?;
-                self.another_map |= self.part_len.is_some();
                 if self.started || self.closed {
                     self.closed = true;
                     self.ensure_open_dump(pos);
