@@ -1,7 +1,8 @@
 //! Fuzzes the JSON reader (`bpftool -j`/`-p map dump`): any bytes
 //! must read or fail with a positioned error, never panic; every position must lie in
 //! the input with the right line number; reading through tiny windows must give what
-//! reading in place gives.
+//! reading in place gives, and so must reading in two halves on two threads (split at
+//! every size, in parts of 2 entries).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -62,5 +63,13 @@ fuzz_target!(|data: &[u8]| {
         let windowed = mapsleuth_dump::fuzz_read_windowed(data, 7, 16, &opts);
         let b = summary(data, &windowed);
         assert_eq!(a, b);
+        let halves = DumpReadOptions {
+            threads: 2,
+            split_min_len: Some(0),
+            split_part_len: Some(2),
+            ..opts.clone()
+        };
+        let c = summary(data, &read_bytes(data, "fuzz", &halves));
+        assert_eq!(a, c);
     }
 });

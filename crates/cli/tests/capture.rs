@@ -444,6 +444,29 @@ fn capture_recursive_follows_a_hash_of_maps() {
     want.sort_unstable();
     assert_eq!(inner, want);
 
+    // The text report counts the inner maps and, with -v, names each one's outer map.
+    let text_out = dir.file("mom-text.mscap");
+    let r = run(&[
+        "capture",
+        "--id",
+        &id,
+        "--recursive",
+        "-v",
+        "-o",
+        text_out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let summary = format!(": 3 maps (2 inner), {} entries", report["entries"]);
+    assert!(r.stdout.contains(&summary), "{summary}\n{}", r.stdout);
+    for (m, name) in [(&inner_a, "ms_cli_in_a"), (&inner_b, "ms_cli_in_b")] {
+        let named = format!(
+            "  map {} \"{name}\" (hash, inner map of {}): ",
+            m.info().id,
+            outer.info().id
+        );
+        assert!(r.stdout.contains(&named), "{named}\n{}", r.stdout);
+    }
+
     let r = run(&["analyze", "dump", out_s]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     for (k, m, name, n) in [

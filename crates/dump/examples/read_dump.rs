@@ -1,6 +1,7 @@
 //! Reads dump files and prints what was read and how long it took (benchmark driver:
 //! `cargo run --release -p mapsleuth-dump --example read_dump -- FILE...`, under
-//! `/usr/bin/time -v` for peak memory).
+//! `/usr/bin/time -v` for peak memory). `THREADS=1` reads in one pass (default: a big
+//! `-j` dump in two halves on two threads).
 
 // An example program: it prints, and stops on the first error.
 #![allow(
@@ -17,9 +18,13 @@ use mapsleuth_dump::{read_file, DumpReadOptions};
 
 fn main() {
     let mut status = 0;
+    let opts = DumpReadOptions {
+        threads: std::env::var("THREADS").map_or(0, |t| t.parse().unwrap()),
+        ..DumpReadOptions::default()
+    };
     for path in std::env::args().skip(1) {
         let t = Instant::now();
-        match read_file(&path, &DumpReadOptions::default()) {
+        match read_file(&path, &opts) {
             Ok(dumps) => {
                 let secs = t.elapsed().as_secs_f64();
                 let size = std::fs::metadata(&path).map_or(0, |m| m.len());

@@ -124,6 +124,66 @@ impl FormattedTable {
         self.records.truncate(len);
     }
 
+    /// An empty table that knows this one's skeletons, under the same numbers.
+    pub fn same_shapes(&self) -> FormattedTable {
+        FormattedTable {
+            skeletons: self.skeletons.clone(),
+            by_skeleton: self.by_skeleton.clone(),
+            ..FormattedTable::default()
+        }
+    }
+
+    /// Adds `other`'s records after these, as encoding them here would have: its
+    /// skeletons take this table's numbers (new ones numbered on, in `other`'s order,
+    /// which is the order it met them), and its records are re-tagged when the numbers
+    /// differ. False when this table would have run out of skeletons first (it would
+    /// then have kept some records as text); the table is then to be dropped.
+    pub fn append(&mut self, other: &FormattedTable) -> bool {
+        let mut ids = Vec::with_capacity(other.skeletons.len());
+        let mut new = 0;
+        for sk in &other.skeletons {
+            ids.push(match self.by_skeleton.get(sk) {
+                Some(&id) => id,
+                None => {
+                    new += 1;
+                    (self.skeletons.len() + new - 1) as u32
+                }
+            });
+        }
+        if self.skeletons.len() + new > MAX_SKELETONS {
+            return false;
+        }
+        for sk in &other.skeletons {
+            if !self.by_skeleton.contains_key(sk) {
+                let id = self.skeletons.len() as u32;
+                self.skeletons.push(sk.clone());
+                self.by_skeleton.insert(sk.clone(), id);
+            }
+        }
+        if ids.iter().enumerate().all(|(i, &id)| id as usize == i) {
+            self.records.append(&other.records);
+            return true;
+        }
+        let mut rec = Vec::new();
+        for i in 0..other.records.len() {
+            let Some((tag, rest)) = other.records.get(i).and_then(get_varint) else {
+                return false;
+            };
+            let tag = match tag.checked_sub(1) {
+                None => 0,
+                Some(old) => match usize::try_from(old).ok().and_then(|o| ids.get(o)) {
+                    Some(&id) => u64::from(id) + 1,
+                    None => return false,
+                },
+            };
+            rec.clear();
+            put_varint(&mut rec, tag);
+            rec.extend_from_slice(rest);
+            self.records.push(&rec);
+        }
+        true
+    }
+
     pub fn shrink_to_fit(&mut self) {
         self.records.shrink_to_fit();
         self.skeleton = Vec::new();

@@ -51,6 +51,38 @@ pub(crate) fn read(
     Ok(r.dumps)
 }
 
+/// The second half of a split `-j` dump ([`crate::split`]): entries from the window's
+/// start (an entry's `{`) to the `]` of their array, which must end the input, in
+/// parts of `part_len` entries (so that joining them needs room for one part, not
+/// for the half). `None` when the input does not go on that way (the cut was not
+/// between two entries of one top-level array).
+pub(crate) fn read_tail_entries(
+    ctx: &Ctx<'_>,
+    win: &mut Window<'_>,
+    part_len: usize,
+) -> Result<Option<Vec<Dump>>, DumpError> {
+    let mut r = Reader {
+        ctx,
+        win,
+        mode: Mode::Json,
+        dumps: Vec::new(),
+    };
+    let mut parts = Vec::new();
+    let mut d = r.new_dump();
+    while !r.entries_until(&mut d, part_len.max(1))? {
+        let next = d.continuing();
+        let mut done = std::mem::replace(&mut d, next);
+        done.finish();
+        parts.push(done);
+    }
+    if r.peek()?.is_some() {
+        return Ok(None);
+    }
+    d.finish();
+    parts.push(d);
+    Ok(Some(parts))
+}
+
 struct Reader<'c, 'o, 'w, 'a> {
     ctx: &'c Ctx<'o>,
     win: &'w mut Window<'a>,
@@ -440,7 +472,16 @@ impl Reader<'_, '_, '_, '_> {
 
     /// The entries of one map, from just after its `[` to just after its `]`.
     fn entries(&mut self, d: &mut Dump) -> Result<(), DumpError> {
+        self.entries_until(d, usize::MAX).map(|_| ())
+    }
+
+    /// [`Self::entries`], stopping early between two entries once `d` holds `stop_at`:
+    /// false then, true when the list ended (or the input did).
+    fn entries_until(&mut self, d: &mut Dump, stop_at: usize) -> Result<bool, DumpError> {
         loop {
+            if d.len() >= stop_at {
+                return Ok(false);
+            }
             let Some(c) = self.peek()? else {
                 // A cut entry already said where the input stops.
                 if !d.issues.last().is_some_and(DumpError::is_truncation) {
@@ -452,12 +493,12 @@ impl Reader<'_, '_, '_, '_> {
                     );
                     d.issue(e);
                 }
-                return Ok(());
+                return Ok(true);
             };
             match c {
                 b']' => {
                     self.win.consume(1);
-                    return Ok(());
+                    return Ok(true);
                 }
                 b',' => self.win.consume(1),
                 b'{' => self.entry(d)?,
@@ -470,7 +511,7 @@ impl Reader<'_, '_, '_, '_> {
                     let e = self.err(e.offset, e.kind);
                     d.issue(e);
                     if !self.resync(1)? {
-                        return Ok(());
+                        return Ok(true);
                     }
                 }
             }

@@ -19,6 +19,10 @@
 //! dumps, so reading one takes about its size on top of the dumps. In every format the
 //! [`Dump`]s themselves hold every entry, compactly.
 //!
+//! Threads: a file of 32 MiB or more is read ahead on a second thread, and a big `-j`
+//! dump of one map is read in two halves at once, then joined; the dumps are those of
+//! one pass ([`DumpReadOptions::threads`]).
+//!
 //! Dumps read from a capture carry what else it holds ([`Dump::capture`]: the
 //! snapshot's identity and the map's BTF), so one read gives everything, from a file or
 //! from stdin.
@@ -53,10 +57,13 @@ mod options;
 mod prefetch;
 mod raw;
 mod read;
+mod split;
 mod table;
 mod text;
 mod window;
 
+#[cfg(test)]
+mod split_tests;
 #[cfg(test)]
 mod window_tests;
 
@@ -65,6 +72,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use read::read_window;
+use split::Whole;
 use window::Window;
 
 pub use capture_file::CaptureInfo;
@@ -89,12 +97,15 @@ pub fn read_file(path: impl AsRef<Path>, opts: &DumpReadOptions) -> Result<Vec<D
         .metadata()
         .ok()
         .and_then(|m| usize::try_from(m.len()).ok());
+    // A second handle, for reading a big dump in halves (the window owns the first).
+    let again = file.try_clone().ok();
+    let whole = again.as_ref().zip(size).map(|(f, n)| Whole::File(f, n));
     let win = if size.is_some_and(|s| s >= prefetch::MIN_PREFETCH) {
         Window::from_reader(prefetch::Prefetch::new(file), Arc::clone(&name), size)
     } else {
         Window::from_reader(file, Arc::clone(&name), size)
     };
-    read_window(win, name, opts)
+    read_window(win, name, opts, whole)
 }
 
 /// Reads a dump from a reader (stdin), as [`read_file`] reads a file.
@@ -105,7 +116,7 @@ pub fn read_from(
 ) -> Result<Vec<Dump>, DumpError> {
     let name: Arc<str> = name.into();
     let win = Window::from_reader(reader, Arc::clone(&name), None);
-    read_window(win, name, opts)
+    read_window(win, name, opts, None)
 }
 
 /// Reads a dump held in memory, in place (a capture too); `name` is what errors call it.
@@ -116,7 +127,7 @@ pub fn read_bytes(
 ) -> Result<Vec<Dump>, DumpError> {
     let name: Arc<str> = name.into();
     let win = Window::from_slice(input, Arc::clone(&name));
-    read_window(win, name, opts)
+    read_window(win, name, opts, Some(Whole::Slice(input)))
 }
 
 /// Fuzzing only: reads `input` through a reader and windows of the given sizes, so that
@@ -130,5 +141,5 @@ pub fn fuzz_read_windowed(
 ) -> Result<Vec<Dump>, DumpError> {
     let name: Arc<str> = "fuzz".into();
     let win = Window::from_reader(input, Arc::clone(&name), None).with_sizes(chunk, lookahead);
-    read_window(win, name, opts)
+    read_window(win, name, opts, None)
 }

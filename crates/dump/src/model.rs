@@ -561,6 +561,71 @@ impl Dump {
         Ok(())
     }
 
+    /// An empty dump to read the next entries of this one's input into, numbering
+    /// `formatted` shapes on from this one's (so that it can be [`Self::append`]ed).
+    pub(crate) fn continuing(&self) -> Dump {
+        let mut next = Dump::new(self.source.clone(), self.start, self.max_issues);
+        next.formatted = self.formatted.same_shapes();
+        next
+    }
+
+    /// Adds the entries and issues of `tail`, read from where this dump's input
+    /// stopped, as if this dump had read them: records renumbered, lookup messages
+    /// interned here, lines shifted by `line_shift` (the tail counted its lines from
+    /// 1), issues kept up to this dump's cap. False when one pass would have read them
+    /// differently (the tail's key, value or CPU sizes differ from these, so it would
+    /// have flagged other entries; the entries would pass `max_entries`; too many
+    /// `formatted` shapes); this dump is then to be dropped.
+    pub(crate) fn append(&mut self, tail: Dump, line_shift: u64, limits: &DumpLimits) -> bool {
+        let agree = |a: Option<usize>, b: Option<usize>| a.is_none() || b.is_none() || a == b;
+        let limit = limits.max_entries.min(u64::from(u32::MAX - 1));
+        if self.ring
+            || tail.ring
+            || !agree(self.expected_key, tail.expected_key)
+            || !agree(self.expected_value, tail.expected_value)
+            || !agree(self.expected_cpus, tail.expected_cpus)
+            || (self.entries.len() + tail.entries.len()) as u64 > limit
+        {
+            return false;
+        }
+        let shift = |i: u32, by: usize| if i == NONE { NONE } else { i + by as u32 };
+        let (keys, values, formatted) = (self.keys.len(), self.values.len(), self.formatted.len());
+        if (keys + tail.keys.len()).max(values + tail.values.len()) >= NONE as usize
+            || !self.formatted.append(&tail.formatted)
+        {
+            return false;
+        }
+        self.keys.append(&tail.keys);
+        self.values.append(&tail.values);
+        self.entries.reserve(tail.entries.len());
+        for rec in &tail.entries {
+            let message = match tail.messages.get(rec.message as usize) {
+                Some(m) => self.intern_message(m),
+                None => NONE,
+            };
+            self.entries.push(EntryRec {
+                line: rec.line + line_shift,
+                key: shift(rec.key, keys),
+                value_first: shift(rec.value_first, values),
+                formatted: shift(rec.formatted, formatted),
+                message,
+                ..*rec
+            });
+        }
+        self.expected_key = self.expected_key.or(tail.expected_key);
+        self.expected_value = self.expected_value.or(tail.expected_value);
+        self.expected_cpus = self.expected_cpus.or(tail.expected_cpus);
+        self.lookup_errors += tail.lookup_errors;
+        for mut e in tail.issues {
+            if let Some(p) = e.pos.as_mut() {
+                p.line += line_shift;
+            }
+            self.issue(e);
+        }
+        self.issues_dropped += tail.issues_dropped;
+        true
+    }
+
     /// Ends reading: frees slack, checks the `Found N elements` count.
     pub(crate) fn finish(&mut self) {
         self.keys.shrink_to_fit();

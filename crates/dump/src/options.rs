@@ -58,4 +58,14 @@ pub struct DumpReadOptions {
     /// Fail on the first recovered problem instead of keeping it in
     /// [`Dump::issues`](crate::Dump::issues).
     pub strict: bool,
+    /// Threads for one big `-j` dump of one map: 0 is every core, 1 reads in one pass.
+    /// Either way the dumps are the same (the halves are joined only when they prove
+    /// to be what one pass would have read).
+    pub threads: usize,
+    /// Inputs this long or longer are read in two halves when threads allow; `None`
+    /// is 32 MiB (below that a second thread costs more than it saves).
+    pub split_min_len: Option<usize>,
+    /// Entries the second half is read into at a time (`None`: 65,536); tests make
+    /// it small to join many parts.
+    pub split_part_len: Option<usize>,
 }

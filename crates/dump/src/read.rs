@@ -9,16 +9,20 @@ use crate::error::{DumpError, ErrorKind, Position};
 use crate::format::{detect_format, is_capture, DumpFormat};
 use crate::model::{Dump, MapMeta};
 use crate::options::DumpReadOptions;
+use crate::split::{self, Whole};
 use crate::window::Window;
 use crate::{capture, json, raw, text};
 
 /// How much of the input detection looks at.
 const SNIFF: usize = 64 * 1024;
 
+/// `whole`: the same input again, when it can be read from any offset (a file, a
+/// slice): a big `-j` dump is then read in two halves at once ([`split`]).
 pub(crate) fn read_window(
     mut win: Window<'_>,
     file: Arc<str>,
     opts: &DumpReadOptions,
+    whole: Option<Whole<'_>>,
 ) -> Result<Vec<Dump>, DumpError> {
     win.fill(SNIFF)?;
     if opts.format == Some(DumpFormat::Capture)
@@ -42,7 +46,14 @@ pub(crate) fn read_window(
     let mut dumps = match format {
         DumpFormat::Text => text::read(&ctx, &mut win)?,
         DumpFormat::BtfText => json::read(&ctx, &mut win, json::Mode::BtfText)?,
-        DumpFormat::Json => json::read(&ctx, &mut win, json::Mode::Json)?,
+        DumpFormat::Json => match whole.filter(|w| split::worth_it(&ctx, *w, win.bytes())) {
+            Some(whole) => {
+                // Its read-ahead would hold buffers the halves do not use.
+                drop(win);
+                split::read_whole(&ctx, whole)?
+            }
+            None => json::read(&ctx, &mut win, json::Mode::Json)?,
+        },
         DumpFormat::Raw => raw::read(&ctx, &mut win)?,
         DumpFormat::Capture => return Err(capture_not_whole(&ctx)),
     };

@@ -119,6 +119,27 @@ impl ByteTable {
         }
     }
 
+    /// Adds `other`'s records after these (both closed), as pushing them one by one
+    /// would; one copy when both share a record size.
+    pub fn append(&mut self, other: &ByteTable) {
+        self.abort();
+        if self.len == 0 {
+            self.clone_from(other);
+            return;
+        }
+        let same_stride = self.stride.is_some() && self.stride == other.stride;
+        if !same_stride {
+            for i in 0..other.len {
+                if let Some(rec) = other.get(i) {
+                    self.push(rec);
+                }
+            }
+            return;
+        }
+        self.data.extend_from_slice(&other.data);
+        self.len += other.len;
+    }
+
     pub fn shrink_to_fit(&mut self) {
         self.data.shrink_to_fit();
         self.ends.shrink_to_fit();

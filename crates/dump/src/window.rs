@@ -73,6 +73,17 @@ impl<'a> Window<'a> {
         }
     }
 
+    /// A window whose first byte is at absolute offset `base` of the input: the reader
+    /// starts there, or the slice is the input from 0 (it is indexed absolutely). Lines
+    /// count from 1 again there; the caller shifts them once it knows the line at
+    /// `base` (the second half of a split dump).
+    pub fn starting_at(mut self, base: usize) -> Self {
+        self.base = base;
+        self.at = base;
+        self.no_newline_until = base;
+        self
+    }
+
     /// Tiny windows, to test reading across window boundaries.
     #[cfg(any(test, fuzzing))]
     pub fn with_sizes(mut self, chunk: usize, lookahead: usize) -> Self {

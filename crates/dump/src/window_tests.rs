@@ -20,7 +20,7 @@ impl Read for Trickle<'_> {
     }
 }
 
-type Summary = (
+pub(crate) type Summary = (
     String,
     Vec<String>,
     Vec<(
@@ -33,14 +33,17 @@ type Summary = (
     )>,
 );
 
-fn summary(r: Result<Vec<Dump>, crate::DumpError>) -> Vec<Summary> {
+pub(crate) fn summary(r: Result<Vec<Dump>, crate::DumpError>) -> Vec<Summary> {
     match r {
         Err(e) => vec![(format!("error: {e}"), vec![], vec![])],
         Ok(v) => v
             .iter()
             .map(|d| {
                 (
-                    format!("{:?} {:?} {:?}", d.meta, d.found_elements, d.start),
+                    format!(
+                        "{:?} {:?} {:?}, {} issues dropped",
+                        d.meta, d.found_elements, d.start, d.issues_dropped
+                    ),
                     d.issues.iter().map(|e| e.to_string()).collect(),
                     d.entries()
                         .map(|e| {
@@ -60,7 +63,7 @@ fn summary(r: Result<Vec<Dump>, crate::DumpError>) -> Vec<Summary> {
     }
 }
 
-fn corpus() -> Vec<(String, Vec<u8>)> {
+pub(crate) fn corpus() -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../corpus/dumps");
     let mut v = Vec::new();
     for e in std::fs::read_dir(&dir).unwrap() {
@@ -82,7 +85,7 @@ fn tiny_windows_read_the_same() {
         for (chunk, lookahead, trickle) in [(1, 1, 1), (7, 16, 5), (64, 32, 1000), (4096, 256, 3)] {
             let win = Window::from_reader(Trickle(&bytes, trickle), name.as_str().into(), None)
                 .with_sizes(chunk, lookahead);
-            let got = summary(read_window(win, name.as_str().into(), &opts));
+            let got = summary(read_window(win, name.as_str().into(), &opts, None));
             assert_eq!(got, whole, "{name} chunk {chunk} lookahead {lookahead}");
         }
         // Cut and flipped inputs too.
@@ -98,7 +101,7 @@ fn tiny_windows_read_the_same() {
             let whole = summary(read_bytes(&m, &name, &opts));
             let win =
                 Window::from_reader(Trickle(&m, 2), name.as_str().into(), None).with_sizes(5, 8);
-            let got = summary(read_window(win, name.as_str().into(), &opts));
+            let got = summary(read_window(win, name.as_str().into(), &opts, None));
             assert_eq!(got, whole, "{name} cut {cut}");
         }
     }

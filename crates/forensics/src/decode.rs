@@ -1016,13 +1016,7 @@ impl Decoder {
     /// Decodes the first [`Self::size`] bytes; bytes after them are not looked at (a
     /// size that differs from the type's is for forensics to report).
     pub fn decode(&self, bytes: &[u8]) -> Result<Value, DecodeError> {
-        if (bytes.len() as u64) < self.size {
-            return Err(self.short(bytes.len(), bytes.len() as u64));
-        }
-        let r = Reader {
-            bytes,
-            order: self.order,
-        };
+        let r = self.reader(bytes)?;
         self.plan
             .read(r, 0)
             .map_err(|Past(at)| self.short(bytes.len(), at))
@@ -1037,16 +1031,21 @@ impl Decoder {
         out: &mut Vec<LeafValue<'a>>,
     ) -> Result<(), DecodeError> {
         out.clear();
-        if (bytes.len() as u64) < self.size {
-            return Err(self.short(bytes.len(), bytes.len() as u64));
-        }
-        let r = Reader {
-            bytes,
-            order: self.order,
-        };
+        let r = self.reader(bytes)?;
         self.plan
             .leaves(r, 0, out)
             .map_err(|Past(at)| self.short(bytes.len(), at))
+    }
+
+    /// A reader over `bytes`, which must hold the whole type.
+    fn reader<'b>(&self, bytes: &'b [u8]) -> Result<Reader<'b>, DecodeError> {
+        if (bytes.len() as u64) < self.size {
+            return Err(self.short(bytes.len(), bytes.len() as u64));
+        }
+        Ok(Reader {
+            bytes,
+            order: self.order,
+        })
     }
 
     /// Decodes one value per CPU, and sums their integers.

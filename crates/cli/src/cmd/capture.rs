@@ -341,11 +341,21 @@ fn capture(args: &CaptureArgs, out: &mut Out) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let n = report.maps.len();
+    let inner = report
+        .maps
+        .iter()
+        .filter(|m| m.outer_map_id.is_some())
+        .count();
     writeln!(
         out.stdout,
-        "wrote {}: {n} map{}, {} entries, {} in {:.2} s, sha256 {}{}",
+        "wrote {}: {n} map{}{}, {} entries, {} in {:.2} s, sha256 {}{}",
         report.file,
         if n == 1 { "" } else { "s" },
+        if inner == 0 {
+            String::new()
+        } else {
+            format!(" ({inner} inner)")
+        },
         report.entries,
         human_bytes(report.bytes),
         report.seconds,
@@ -367,10 +377,12 @@ fn capture(args: &CaptureArgs, out: &mut Out) -> anyhow::Result<i32> {
         } else if out.verbose {
             writeln!(
                 out.stdout,
-                "  map {} {:?} ({}): {} entries, {} read, {} vanished keys, {} revisits",
+                "  map {} {:?} ({}{}): {} entries, {} read, {} vanished keys, {} revisits",
                 m.id,
                 m.name,
                 m.type_name,
+                m.outer_map_id
+                    .map_or(String::new(), |o| format!(", inner map of {o}")),
                 m.entry_count,
                 method_name(m.read.method),
                 m.read.vanished_keys,
