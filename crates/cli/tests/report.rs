@@ -402,3 +402,40 @@ fn per_cpu_charts_add_up_to_the_json_values() {
         .sum();
     assert_eq!(counted, values);
 }
+
+#[test]
+fn the_zero_chart_counts_the_json_values() {
+    let types = ["--btf", "bpf/maps.bpf.o", "--map", "flows"];
+    let mut args = types.to_vec();
+    args.push("dumps/flows.json");
+    let (page, all) = report("flows-zero.html", &args);
+    let mut dump_args = vec!["analyze", "dump"];
+    dump_args.extend_from_slice(&types);
+    dump_args.push("dumps/flows.json");
+    let d = &json(&dump_args)["dumps"][0];
+    let entries = d["entries"].as_array().unwrap();
+    let titles = chart_titles(&page, &all, "zero and constant fields");
+    let mut checked = 0;
+    for (field, first) in entries[0]["value"].as_object().unwrap() {
+        // Integer fields (enums print as names: their zero is a name, not checked here).
+        let vals: Vec<i64> = entries
+            .iter()
+            .filter_map(|e| e["value"][field].as_i64())
+            .collect();
+        if vals.len() != entries.len() {
+            continue;
+        }
+        let zero = vals.iter().filter(|v| **v == 0).count();
+        let text = if vals.iter().all(|v| Some(*v) == first.as_i64()) {
+            format!("constant: {first}")
+        } else {
+            format!("{:.0}% zero", zero as f64 * 100.0 / vals.len() as f64)
+        };
+        assert!(
+            titles.contains(&format!("{field}: {text}")),
+            "{field}: {text} not in {titles:?}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 3, "{checked}");
+}
