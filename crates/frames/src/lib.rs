@@ -14,11 +14,13 @@
 //! the columns and dtypes.
 
 mod columns;
+mod dataset;
 mod frames;
 mod sql;
 mod write;
 
 pub use columns::ColType;
+pub use dataset::{with_capture_columns, Appended, Dataset, MANIFEST};
 pub use frames::{changes, concat, entries, findings, layout, DumpInput};
 pub use sql::{query, referenced_tables, TABLES};
 pub use write::{write, FileFormat, WriteOptions, Written, HIVE_NULL};
