@@ -55,7 +55,11 @@ impl Dataset {
             .map_err(|e| FrameError::Invalid(format!("{}: {e}", manifest.display())))?;
         let strings = |v: &Value| -> Vec<String> {
             v.as_array()
-                .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let existing = strings(&v["partition_by"]);
@@ -139,7 +143,10 @@ impl Dataset {
         df: &DataFrame,
         tag: &str,
     ) -> Result<(usize, Vec<String>), FrameError> {
-        let staging = self.root.join("_mapsleuth").join(format!("tmp-{tag}-{table}"));
+        let staging = self
+            .root
+            .join("_mapsleuth")
+            .join(format!("tmp-{tag}-{table}"));
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(|e| FrameError::io(&staging, e))?;
         }
@@ -167,7 +174,10 @@ impl Dataset {
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or("part-0.parquet");
-            let dir = self.root.join(table).join(rel.parent().unwrap_or(Path::new("")));
+            let dir = self
+                .root
+                .join(table)
+                .join(rel.parent().unwrap_or(Path::new("")));
             std::fs::create_dir_all(&dir).map_err(|e| FrameError::io(&dir, e))?;
             let dest = dir.join(format!("{tag}-{name}"));
             std::fs::rename(f, &dest).map_err(|e| FrameError::io(&dest, e))?;

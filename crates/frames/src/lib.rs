@@ -22,7 +22,7 @@ mod write;
 pub use columns::ColType;
 pub use dataset::{with_capture_columns, Appended, Dataset, MANIFEST};
 pub use frames::{changes, concat, entries, findings, layout, DumpInput};
-pub use sql::{query, referenced_tables, TABLES};
+pub use sql::{query, query_lazy, referenced_tables, TABLES};
 pub use write::{write, FileFormat, WriteOptions, Written, HIVE_NULL};
 
 /// The polars this crate builds with (its features: the workspace Cargo.toml).

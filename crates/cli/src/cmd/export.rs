@@ -123,6 +123,10 @@ pub struct ExportArgs {
     table: Table,
     #[command(flatten)]
     out: FrameOutput,
+    /// With --partition-by and an OUT directory (no extension): a capture already in the
+    /// dataset replaces its rows (the default skips it).
+    #[arg(long)]
+    replace: bool,
 }
 
 #[derive(Args)]
@@ -140,6 +144,10 @@ pub struct QueryArgs {
     /// Rows printed in table output (every row goes to json, ndjson, csv and -o).
     #[arg(long, default_value = "100", value_name = "N")]
     max_rows: usize,
+    /// Query a dataset written by `export -o DIR --partition-by ...` (lazily: only the
+    /// partitions and columns the query needs are read) instead of DUMP files.
+    #[arg(long, value_name = "DIR", conflicts_with = "dumps")]
+    dataset: Option<PathBuf>,
 }
 
 /// The analysed dumps, ready to become frames.
@@ -344,6 +352,9 @@ fn timed<T>(out: &Out, what: &str, f: impl FnOnce() -> anyhow::Result<T>) -> any
 }
 
 pub fn export(args: &ExportArgs, out: &mut Out) -> anyhow::Result<i32> {
+    if is_dataset(args) {
+        return crate::cmd::export::dataset::export(args, out);
+    }
     let src = TypeSource::read(&args.input.types.spec())?;
     let loaded = timed(out, "read and analysed", || read(&src, &args.input))?;
     let opts = write_options(
@@ -372,6 +383,18 @@ fn truncation_status(loaded: &Loaded<'_>) -> i32 {
 pub fn query(args: &QueryArgs, out: &mut Out) -> anyhow::Result<i32> {
     let tables =
         mapsleuth_frames::referenced_tables(&args.sql).map_err(|e| usage(e.to_string()))?;
+    if let Some(dir) = &args.dataset {
+        let result = dataset::query(&args.sql, dir, tables, out.verbose)?;
+        if let Some(path) = &args.output {
+            let meta = vec![("mapsleuth.query".to_string(), args.sql.clone())];
+            let opts = write_options(path, &args.out, meta)?;
+            let written = mapsleuth_frames::write(&result, path, &opts)?;
+            report_written(out, &written, path)?;
+        } else {
+            print_frame(&result, args.max_rows, out)?;
+        }
+        return Ok(0);
+    }
     let src = TypeSource::read(&args.input.types.spec())?;
     let loaded = read(&src, &args.input)?;
     let mut frames = Vec::new();
@@ -392,6 +415,16 @@ pub fn query(args: &QueryArgs, out: &mut Out) -> anyhow::Result<i32> {
     print_frame(&result, args.max_rows, out)?;
     Ok(truncation_status(&loaded))
 }
+
+/// A partitioned export to a directory (OUT without a format extension) appends to a
+/// fleet dataset, one input at a time.
+fn is_dataset(args: &ExportArgs) -> bool {
+    !args.out.partition_by.is_empty()
+        && args.out.output_format.is_none()
+        && FileFormat::from_path(&args.output).is_none()
+}
+
+mod dataset;
 
 // ---------------------------------------------------------------------------------------
 // Printing a result

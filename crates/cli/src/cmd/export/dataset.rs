@@ -1,0 +1,183 @@
+//! `export -o DIR --partition-by ...`: inputs appended one at a time to a fleet dataset
+//! (memory bounded by the largest input), and `query --dataset DIR`, a lazy scan of it.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use mapsleuth_engine::TypeSource;
+use mapsleuth_frames::polars::prelude::{DataFrame, LazyFrame};
+use mapsleuth_frames::{with_capture_columns, Appended, Dataset};
+
+use super::{ExportArgs, Loaded, Table};
+use crate::cmd::load::report_truncations;
+use crate::output::Out;
+
+/// The files of the inputs: a directory stands for the files in it (sorted, not
+/// recursing; hidden files left out), so `DIR/` is a directory of captures.
+fn expand(inputs: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for i in inputs {
+        let p = Path::new(i);
+        if !p.is_dir() {
+            out.push(i.clone());
+            continue;
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+            .map_err(|e| anyhow::anyhow!("{i}: {e}"))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .filter(|p| {
+                !p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        files.sort();
+        out.extend(files.into_iter().map(|p| p.to_string_lossy().into_owned()));
+    }
+    Ok(out)
+}
+
+fn bar(n: usize) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = ProgressBar::new(n as u64);
+    pb.set_style(
+        ProgressStyle::with_template("exporting [{bar:30}] {pos}/{len} inputs ({eta}) {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    Some(pb)
+}
+
+pub fn export(args: &ExportArgs, out: &mut Out) -> anyhow::Result<i32> {
+    let src = TypeSource::read(&args.input.types.spec())?;
+    let inputs = expand(&args.input.dumps)?;
+    let mut ds = Dataset::open(&args.output, &args.out.partition_by)?;
+    let pb = bar(inputs.len());
+    let say = |msg: String| match &pb {
+        Some(pb) => pb.println(msg),
+        None => eprintln!("{msg}"),
+    };
+    let (mut failed, mut rows) = (0usize, 0usize);
+    for path in &inputs {
+        match export_one(&src, args, &mut ds, path) {
+            Ok((what, n)) => {
+                rows += n;
+                if !out.quiet || what != Appended::Skipped {
+                    say(describe(path, &what));
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                say(format!("mapsleuth: error: {e:#}; {path} skipped"));
+            }
+        }
+        if let Some(pb) = &pb {
+            pb.inc(1);
+        }
+    }
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    if !out.quiet {
+        eprintln!(
+            "wrote {rows} rows from {} of {} inputs to {}{}",
+            inputs.len() - failed,
+            inputs.len(),
+            args.output.display(),
+            if failed > 0 {
+                format!("; {failed} failed")
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(if failed > 0 { 2 } else { 0 })
+}
+
+fn describe(path: &str, what: &Appended) -> String {
+    match what {
+        Appended::Written { rows, files } => format!("{path}: {rows} rows in {files} parts"),
+        Appended::Replaced { rows, files } => {
+            format!("{path}: replaced, {rows} rows in {files} parts (--replace)")
+        }
+        Appended::Skipped => {
+            format!(
+                "{path}: skipped, its snapshot is in the dataset already (--replace to rewrite)"
+            )
+        }
+    }
+}
+
+/// One input: read, analysed, its tables appended. A truncated input is an error:
+/// nothing of it is written.
+fn export_one(
+    src: &TypeSource,
+    args: &ExportArgs,
+    ds: &mut Dataset,
+    path: &str,
+) -> anyhow::Result<(Appended, usize)> {
+    let dumps = args.input.load_one(src, path)?;
+    if report_truncations(&dumps) {
+        anyhow::bail!("{path} is truncated");
+    }
+    let snap = dumps.iter().find_map(|a| a.snapshot.clone());
+    // A capture is known by its content digest; another input by its path.
+    let key = snap.as_ref().map_or_else(
+        || format!("file:{path}"),
+        |s| format!("sha256:{}", s.digest),
+    );
+    if ds.contains(&key) && !args.replace {
+        return Ok((Appended::Skipped, 0));
+    }
+    let loaded = Loaded { dumps };
+    let cols = [
+        ("host", snap.as_ref().map(|s| s.hostname.as_str())),
+        ("captured_at", snap.as_ref().map(|s| s.finished_at.as_str())),
+        ("kernel", snap.as_ref().map(|s| s.kernel_release.as_str())),
+    ];
+    let mut tables: Vec<(&str, DataFrame)> = Vec::new();
+    for t in [Table::Entries, Table::Findings, Table::Layout] {
+        let df = with_capture_columns(loaded.frame(t)?, &cols)?;
+        tables.push((t.name(), df));
+    }
+    let what = ds.append(&key, &tables, args.replace)?;
+    let rows = match what {
+        Appended::Written { rows, .. } | Appended::Replaced { rows, .. } => rows,
+        Appended::Skipped => 0,
+    };
+    Ok((what, rows))
+}
+
+/// Runs `sql` over the dataset's tables, each a lazy hive scan. `-v` says which part
+/// files the scan of each table may read after partition pruning.
+pub fn query(
+    sql: &str,
+    dir: &Path,
+    tables: Vec<(&'static str, Vec<String>)>,
+    verbose: bool,
+) -> anyhow::Result<DataFrame> {
+    let ds = Dataset::open(dir, &[])?;
+    let mut frames: Vec<(String, LazyFrame)> = Vec::new();
+    for (t, spellings) in tables {
+        let Some(lf) = ds.scan(t)? else {
+            anyhow::bail!("{}: the dataset has no {t} table", dir.display());
+        };
+        if verbose {
+            eprintln!(
+                "mapsleuth: {t}: {} part files in the dataset",
+                ds.files(t).len()
+            );
+        }
+        for name in spellings {
+            frames.push((name, lf.clone()));
+        }
+    }
+    if verbose {
+        // polars reports the files hive pruning skipped, and what it reads.
+        std::env::set_var("POLARS_VERBOSE", "1");
+    }
+    Ok(mapsleuth_frames::query_lazy(sql, frames)?)
+}
