@@ -1,5 +1,6 @@
 //! Fuzzes the capture file reader: any bytes must parse or fail with an error, never
-//! panic, and a parsed file's entries must all be readable.
+//! panic, and a parsed file's entries (ring records too) must all be readable, and its
+//! inner maps' links (`outer_map_id`) name a map of maps of the file.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -28,7 +29,15 @@ fuzz_target!(|data: &[u8]| {
     for i in 0..cap.header().btf.len() {
         let _ = cap.btf_blob(i);
     }
+    let maps = &cap.header().maps;
     for map in cap.maps() {
+        if let Some(outer) = map.header.outer_map_id {
+            assert!(maps.iter().any(|m| m.id == outer), "dangling outer_map_id {outer}");
+        }
+        for r in map.ring_records() {
+            assert!(r.data.len() as u64 <= map.header.ring.as_ref().map_or(0, |s| s.data_size));
+            std::hint::black_box(r.position);
+        }
         let _ = cap.map_btf(map.header);
         for e in map.entries() {
             for v in e.values() {

@@ -54,7 +54,7 @@ pub use snapshot::{
 #[cfg(all(target_os = "linux", any(test, feature = "test-util")))]
 pub mod testing {
     pub use crate::sys::testing::{
-        btf_load, map_create, prog_load, prog_test_run, ConsumerPage, MapSpec,
+        btf_load, map_create, prog_load, prog_test_run, ConsumerPage, MapSpec, UserProducer,
     };
     pub use crate::sys::{page_size, MapFd, RingMmap};
     pub use crate::test_prog::{pattern, ring_writer, Op, PATTERN_LEN, SOCKET_FILTER};

@@ -170,3 +170,45 @@ fn ring_records_are_captured_without_consuming() {
     assert!(after.is_empty());
     assert_eq!(header.ring.unwrap().consumer_pos, state.producer_pos);
 }
+
+/// A `USER_RINGBUF` (user space produces, a BPF program drains with
+/// bpf_user_ringbuf_drain): records written through a producer mapping, as libbpf's
+/// user_ring_buffer__submit does, are captured exactly from a read-only mapping, and the
+/// consumer position (the kernel's) does not move.
+#[test]
+fn user_ring_records_are_captured_exactly() {
+    if !bpf_ok() {
+        return;
+    }
+    const USER_RINGBUF: u32 = 31;
+    let size = 4096 * 4;
+    let spec = MapSpec {
+        map_type: USER_RINGBUF,
+        max_entries: size as u32,
+        name: "ms_t_uring".into(),
+        ..MapSpec::default()
+    };
+    let map = MapFd::new(map_create(&spec, None, None).unwrap()).unwrap();
+    let producer = crate::testing::UserProducer::new(map.as_fd(), size).unwrap();
+    let pat = pattern();
+    let mut want = Vec::new();
+    let mut pos = 0u64;
+    for (i, len) in [24usize, 1, 64, 13, 40].into_iter().enumerate() {
+        let data = &pat[i..i + len.min(pat.len() - i)];
+        let discard = i == 3;
+        assert!(producer.write(data, discard, 0));
+        if !discard {
+            want.push((pos, data.to_vec()));
+        }
+        pos += (data.len() as u64 + 8).div_ceil(8) * 8;
+    }
+    let (got, header) = captured(Selector::Id(map.info().id));
+    assert_eq!(header.type_name, "user_ringbuf");
+    assert_eq!(got, want);
+    let ring = header.ring.unwrap();
+    assert_eq!((ring.consumer_pos, ring.producer_pos), (0, pos));
+    assert_eq!((ring.consumer_pos_after, ring.discarded), (0, 1));
+    assert!(header.read.complete);
+    // Captured again: the same records (nothing consumed).
+    assert_eq!(captured(Selector::Id(map.info().id)).0, want);
+}

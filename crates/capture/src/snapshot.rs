@@ -33,6 +33,11 @@ pub struct CaptureOptions {
     pub with_btf: bool,
     /// Also store /sys/kernel/btf/vmlinux (as a blob named `vmlinux`).
     pub with_vmlinux_btf: bool,
+    /// Follow the values of arrays/hashes of maps to their inner maps (by id) and
+    /// capture each as its own map (`outer_map_id` links it back).
+    pub recursive: bool,
+    /// Inner maps captured at most by `recursive`; the others are listed as skipped.
+    pub max_inner_maps: usize,
 }
 
 impl Default for CaptureOptions {
@@ -41,6 +46,8 @@ impl Default for CaptureOptions {
             read: ReadOptions::default(),
             with_btf: true,
             with_vmlinux_btf: false,
+            recursive: false,
+            max_inner_maps: 1024,
         }
     }
 }
@@ -165,43 +172,155 @@ pub fn capture(
     }
     let mut btf_index: HashMap<u32, u32> = HashMap::new();
     let total = maps.len();
+    let mut inner: Vec<(u32, u32)> = Vec::new();
     for (index, (map, explicit)) in maps.iter().enumerate() {
-        let info = map.info();
-        info.check_capturable()?;
-        progress(Progress::MapStarted { index, total, info });
-        let btf = if opts.with_btf && info.btf_id != 0 {
-            Some(btf_blob_index(&mut writer, &mut btf_index, info.btf_id)?)
-        } else {
-            None
+        let mut one = One {
+            writer: &mut writer,
+            btf_index: &mut btf_index,
+            opts,
+            progress: &mut *progress,
         };
-        let content = match read_map(map, opts, index, progress) {
-            Ok(content) => content,
-            // With `All`, one unreadable map does not spoil the others.
-            Err(e) if !explicit && !e.is_permission_denied() => {
-                let reason = e.to_string();
-                progress(Progress::MapSkipped {
-                    id: info.id,
-                    reason: &reason,
-                });
-                writer.skip_map(SkippedMap {
-                    id: info.id,
-                    name: info.name.clone(),
-                    type_name: info.type_name.clone(),
-                    reason,
-                });
-                continue;
-            }
-            Err(e) => return Err(e),
+        if let Some(ids) = one.capture_map(map, *explicit, index, total, None)? {
+            inner.extend(ids.into_iter().map(|id| (id, map.info().id)));
+        }
+    }
+    if opts.recursive {
+        let have: HashSet<u32> = maps.iter().map(|(m, _)| m.info().id).collect();
+        let mut one = One {
+            writer: &mut writer,
+            btf_index: &mut btf_index,
+            opts,
+            progress: &mut *progress,
         };
-        let (header, block) = map_header(map, btf, content);
-        progress(Progress::MapDone {
-            index,
-            entries: header.entry_count,
-        });
-        writer.add_map(header, block)?;
+        one.capture_inner(inner, have, total)?;
     }
     writer.set_finished(SystemTime::now());
     Ok(writer)
+}
+
+/// What capturing one map needs of the whole capture.
+struct One<'w> {
+    writer: &'w mut CaptureWriter,
+    btf_index: &'w mut HashMap<u32, u32>,
+    opts: &'w CaptureOptions,
+    progress: &'w mut dyn FnMut(Progress<'_>),
+}
+
+impl One<'_> {
+    /// Reads `map` and adds it to the capture; for a map of maps, hands back the inner
+    /// map ids of its values (in entry order, each once). A map that cannot be read is
+    /// skipped unless `explicit`.
+    fn capture_map(
+        &mut self,
+        map: &Map,
+        explicit: bool,
+        index: usize,
+        total: usize,
+        outer: Option<u32>,
+    ) -> Result<Option<Vec<u32>>, CaptureError> {
+        let info = map.info();
+        info.check_capturable()?;
+        (self.progress)(Progress::MapStarted { index, total, info });
+        let btf = if self.opts.with_btf && info.btf_id != 0 {
+            Some(btf_blob_index(self.writer, self.btf_index, info.btf_id)?)
+        } else {
+            None
+        };
+        let content = match read_map(map, self.opts, index, self.progress) {
+            Ok(content) => content,
+            // With `All` (and for inner maps), one unreadable map does not spoil the others.
+            Err(e) if !explicit && !e.is_permission_denied() => {
+                let reason = e.to_string();
+                self.skip(info.id, &info.name, &info.type_name, reason);
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let ids = match &content {
+            MapContent::Entries {
+                entries,
+                value_kind: ValueKind::MapId,
+                ..
+            } => Some(inner_ids(entries, info.key_size as usize)),
+            _ => None,
+        };
+        let (mut header, block) = map_header(map, btf, content);
+        header.outer_map_id = outer;
+        (self.progress)(Progress::MapDone {
+            index,
+            entries: header.entry_count,
+        });
+        self.writer.add_map(header, block)?;
+        Ok(ids)
+    }
+
+    fn skip(&mut self, id: u32, name: &str, type_name: &str, reason: String) {
+        (self.progress)(Progress::MapSkipped {
+            id,
+            reason: &reason,
+        });
+        self.writer.skip_map(SkippedMap {
+            id,
+            name: name.to_string(),
+            type_name: type_name.to_string(),
+            reason,
+        });
+    }
+
+    /// Captures the inner maps `(inner id, outer id)` not captured yet, at most
+    /// `max_inner_maps`; a vanished one is listed as skipped.
+    fn capture_inner(
+        &mut self,
+        inner: Vec<(u32, u32)>,
+        mut have: HashSet<u32>,
+        first_index: usize,
+    ) -> Result<(), CaptureError> {
+        let todo: Vec<(u32, u32)> = inner
+            .into_iter()
+            .filter(|(id, _)| have.insert(*id))
+            .collect();
+        let total = first_index + todo.len().min(self.opts.max_inner_maps);
+        for (n, &(id, outer)) in todo.iter().enumerate() {
+            if n >= self.opts.max_inner_maps {
+                let reason = format!(
+                    "inner map of map id {outer}: over the limit of {} inner maps \
+                     (--max-inner-maps)",
+                    self.opts.max_inner_maps
+                );
+                self.skip(id, "", "", reason);
+                continue;
+            }
+            let map = match Map::open_id(id) {
+                Ok(m) => m,
+                Err(CaptureError::NoSuchMap { .. }) => {
+                    let reason = format!(
+                        "inner map of map id {outer}: it vanished before it could be opened"
+                    );
+                    self.skip(id, "", "", reason);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            self.capture_map(&map, false, first_index + n, total, Some(outer))?;
+        }
+        Ok(())
+    }
+}
+
+/// The inner map ids a map of maps' entries hold (each record: key ‖ u32 id), each
+/// once, in entry order.
+fn inner_ids(entries: &MapEntries, key_size: usize) -> Vec<u32> {
+    let mut seen = HashSet::new();
+    let size = entries.record_size.max(1);
+    entries
+        .records
+        .chunks_exact(size)
+        .filter_map(|rec| {
+            let b = rec.get(key_size..key_size + 4)?;
+            Some(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+        })
+        .filter(|&id| id != 0 && seen.insert(id))
+        .collect()
 }
 
 /// The index of BTF object `btf_id`'s blob in the capture, read and added once.
@@ -299,6 +418,7 @@ fn map_header(map: &Map, btf_index: Option<u32>, content: MapContent) -> (MapHea
             complete: true,
         },
         ring: None,
+        outer_map_id: None,
     };
     match content {
         MapContent::Entries {
@@ -362,4 +482,22 @@ pub fn capture_to_file(
         skipped: h.skipped.len(),
         sha256: mapsleuth_dump::hex::encode(&digest),
     })
+}
+
+/// What [`One::capture_inner`] skips when asked for the inner map `inner` of `outer`
+/// alone (tests: an inner map that vanished between the outer map's read and its own).
+#[cfg(test)]
+pub(crate) fn test_one_inner(inner: u32, outer: u32, opts: &CaptureOptions) -> Vec<SkippedMap> {
+    let mut writer = CaptureWriter::new(SystemTime::now(), source());
+    let mut btf_index = HashMap::new();
+    let mut progress = |_: Progress<'_>| {};
+    let mut one = One {
+        writer: &mut writer,
+        btf_index: &mut btf_index,
+        opts,
+        progress: &mut progress,
+    };
+    let captured = one.capture_inner(vec![(inner, outer)], HashSet::new(), 0);
+    assert!(captured.is_ok(), "{captured:?}");
+    writer.header().skipped.clone()
 }

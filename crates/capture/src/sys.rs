@@ -910,6 +910,70 @@ pub mod testing {
         }
     }
 
+    /// A user-space producer of a `USER_RINGBUF`: the producer page and the doubly
+    /// mapped data area, read-write, as libbpf's `user_ring_buffer` maps them (tests
+    /// only: mapsleuth maps rings read-only).
+    #[derive(Debug)]
+    pub struct UserProducer {
+        base: *mut libc::c_void,
+        page: usize,
+        data_size: usize,
+    }
+
+    impl UserProducer {
+        pub fn new(fd: BorrowedFd<'_>, data_size: usize) -> io::Result<Self> {
+            let page = page_size();
+            let prot = libc::PROT_READ | libc::PROT_WRITE;
+            let base = map_shared(fd, page + 2 * data_size, prot, page)?;
+            Ok(UserProducer {
+                base,
+                page,
+                data_size,
+            })
+        }
+
+        fn pos(&self) -> &std::sync::atomic::AtomicU64 {
+            // SAFETY: page-aligned start of our live, writable mapping.
+            unsafe { &*(self.base as *const std::sync::atomic::AtomicU64) }
+        }
+
+        /// Writes one committed record (discarded with `discard`) at the producer
+        /// position and advances it; false when `data` does not fit the free space
+        /// (`consumer_pos`: the ring's consumer position).
+        pub fn write(&self, data: &[u8], discard: bool, consumer_pos: u64) -> bool {
+            let producer = self.pos().load(std::sync::atomic::Ordering::Acquire);
+            let total = (data.len() as u64 + 8).div_ceil(8) * 8;
+            if producer + total - consumer_pos > self.data_size as u64 {
+                return false;
+            }
+            let off = producer as usize & (self.data_size - 1);
+            let mut word = data.len() as u32;
+            if discard {
+                word |= 1 << 30;
+            }
+            // SAFETY: off + 8 + len <= 2 × data_size (len < data_size): inside the doubly
+            // mapped data area after the producer page; the header is 8-aligned.
+            unsafe {
+                let hdr = (self.base as *mut u8).add(self.page + off);
+                std::ptr::copy_nonoverlapping(data.as_ptr(), hdr.add(8), data.len());
+                (*(hdr.add(4) as *const std::sync::atomic::AtomicU32))
+                    .store(0, std::sync::atomic::Ordering::Relaxed);
+                (*(hdr as *const std::sync::atomic::AtomicU32))
+                    .store(word, std::sync::atomic::Ordering::Release);
+            }
+            self.pos()
+                .store(producer + total, std::sync::atomic::Ordering::Release);
+            true
+        }
+    }
+
+    impl Drop for UserProducer {
+        fn drop(&mut self) {
+            // SAFETY: our own mapping of exactly this length, unmapped once.
+            unsafe { libc::munmap(self.base, self.page + 2 * self.data_size) };
+        }
+    }
+
     /// `BPF_BTF_LOAD`; on failure the error carries the kernel's verifier log.
     pub fn btf_load(blob: &[u8]) -> Result<OwnedFd, (io::Error, String)> {
         let mut log = vec![0u8; 64 * 1024];

@@ -1148,3 +1148,144 @@ fn batch_past_the_last_bucket_reports_nothing() {
     let (n, r) = m.lookup_batch(None, &mut out, &mut keys, &mut vals, 8);
     assert_eq!((n, r.unwrap_err().raw_os_error()), (3, Some(libc::ENOENT)));
 }
+
+/// The entries of `map` (key → value), from a parsed capture.
+fn view_entries(map: &crate::capture_file::MapView<'_>) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    map.entries()
+        .map(|e| (e.key.to_vec(), e.value.to_vec()))
+        .collect()
+}
+
+#[test]
+fn recursive_capture_follows_maps_of_maps_to_their_inner_maps() {
+    require_bpf!();
+    // Three inner hashes of u32 → u64 with known contents; the outer maps point two
+    // keys at the same inner map (captured once).
+    let contents: [&[(u32, u64)]; 3] = [&[(1, 10), (2, 20)], &[(7, 700)], &[]];
+    let inner: Vec<MapFd> = contents
+        .iter()
+        .enumerate()
+        .map(|(i, kv)| {
+            let m = create(HASH, 4, 8, 8, 0, &format!("ms_t_rin{i}"));
+            for (k, v) in kv.iter() {
+                m.update(&k.to_le_bytes(), &v.to_le_bytes(), 0).unwrap();
+            }
+            m
+        })
+        .collect();
+    for (outer_type, name) in [(HASH_OF_MAPS, "ms_t_rhom"), (ARRAY_OF_MAPS, "ms_t_raom")] {
+        let spec = MapSpec {
+            map_type: outer_type,
+            key_size: 4,
+            value_size: 4,
+            max_entries: 8,
+            name: name.into(),
+            ..MapSpec::default()
+        };
+        let outer = MapFd::new(map_create(&spec, None, Some(inner[0].as_fd())).unwrap()).unwrap();
+        let links = [(0u32, 0usize), (3, 1), (4, 0), (6, 2)];
+        for &(k, i) in &links {
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&inner[i].as_fd()) as u32;
+            outer
+                .update(&k.to_le_bytes(), &fd.to_le_bytes(), 0)
+                .unwrap();
+        }
+        let opts = CaptureOptions {
+            recursive: true,
+            ..CaptureOptions::default()
+        };
+        let bytes = capture_bytes(&[Selector::Id(id(&outer))], &opts);
+        let cap = Capture::parse(&bytes[..]).unwrap();
+        assert_eq!(cap.map_count(), 4, "{name}: the outer map and 3 inner maps");
+        let want_links: BTreeMap<Vec<u8>, Vec<u8>> = links
+            .iter()
+            .map(|&(k, i)| {
+                (
+                    k.to_le_bytes().to_vec(),
+                    id(&inner[i]).to_le_bytes().to_vec(),
+                )
+            })
+            .collect();
+        assert_eq!(view_entries(&cap.map(0).unwrap()), want_links, "{name}");
+        assert_eq!(cap.header().maps[0].outer_map_id, None);
+        // Each inner map once (in the order the outer map's walk met them), with its
+        // contents.
+        let mut seen = Vec::new();
+        for n in 1..4 {
+            let view = cap.map(n).unwrap();
+            let i = inner.iter().position(|m| id(m) == view.header.id).unwrap();
+            seen.push(i);
+            assert_eq!(view.header.outer_map_id, Some(id(&outer)), "{name}");
+            let want: BTreeMap<Vec<u8>, Vec<u8>> = contents[i]
+                .iter()
+                .map(|(k, v)| (k.to_le_bytes().to_vec(), v.to_le_bytes().to_vec()))
+                .collect();
+            assert_eq!(view_entries(&view), want, "{name} inner {i}");
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, [0, 1, 2], "{name}");
+        assert!(cap.header().skipped.is_empty());
+
+        // Bounded: one inner map, the other two listed as skipped with why.
+        let opts = CaptureOptions {
+            recursive: true,
+            max_inner_maps: 1,
+            ..CaptureOptions::default()
+        };
+        let bytes = capture_bytes(&[Selector::Id(id(&outer))], &opts);
+        let cap = Capture::parse(&bytes[..]).unwrap();
+        assert_eq!(cap.map_count(), 2, "{name}");
+        let mut skipped: Vec<u32> = cap.header().skipped.iter().map(|s| s.id).collect();
+        skipped.push(cap.header().maps[1].id);
+        skipped.sort_unstable();
+        let mut all: Vec<u32> = inner.iter().map(id).collect();
+        all.sort_unstable();
+        assert_eq!(skipped, all, "{name}: one captured, two skipped");
+        assert!(cap.header().skipped[0].reason.contains("--max-inner-maps"));
+
+        // Not recursive: the outer map alone, as before.
+        let bytes = capture_bytes(&[Selector::Id(id(&outer))], &CaptureOptions::default());
+        assert_eq!(Capture::parse(&bytes[..]).unwrap().map_count(), 1);
+    }
+}
+
+#[test]
+fn recursive_capture_reports_an_inner_map_that_vanished() {
+    require_bpf!();
+    let template = create(ARRAY, 4, 8, 2, 0, "ms_t_vtmpl");
+    let spec = MapSpec {
+        map_type: HASH_OF_MAPS,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 4,
+        name: "ms_t_vouter".into(),
+        ..MapSpec::default()
+    };
+    let outer = MapFd::new(map_create(&spec, None, Some(template.as_fd())).unwrap()).unwrap();
+    let gone_id;
+    {
+        let gone = create(ARRAY, 4, 8, 2, 0, "ms_t_vgone");
+        gone_id = id(&gone);
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&gone.as_fd()) as u32;
+        outer
+            .update(&1u32.to_le_bytes(), &fd.to_le_bytes(), 0)
+            .unwrap();
+    }
+    // The outer map holds the last reference to the inner one: deleted from it, the
+    // kernel frees it (after an RCU grace period). A capture that read the id before
+    // that meets the race this test plays out: the id names no map any more.
+    let opts = CaptureOptions {
+        recursive: true,
+        ..CaptureOptions::default()
+    };
+    outer.delete(&1u32.to_le_bytes()).unwrap();
+    let mut waited = 0;
+    while crate::map::Map::open_id(gone_id).is_ok() && waited < 200 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        waited += 1;
+    }
+    let mut one = crate::snapshot::test_one_inner(gone_id, id(&outer), &opts);
+    let skipped = one.remove(0);
+    assert_eq!(skipped.id, gone_id);
+    assert!(skipped.reason.contains("vanished"), "{}", skipped.reason);
+}

@@ -103,7 +103,12 @@ impl Out {
                 loc.push(format!("map {m}"));
             }
             if let Some(k) = &l.key {
-                loc.push(format!("key {k}"));
+                // Ring records have no key: findings name them `#N`, by their index.
+                let ring_record = k.starts_with('#') && !k.contains(" (line ");
+                loc.push(format!(
+                    "{} {k}",
+                    if ring_record { "record" } else { "key" }
+                ));
             }
             if let Some(t) = &l.type_name {
                 loc.push(t.clone());

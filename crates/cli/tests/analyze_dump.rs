@@ -597,3 +597,122 @@ fn diff_with_a_truncated_dump_compares_what_came_before_then_exits_2() {
     let with_code = [&args[..], &["--exit-code"][..]].concat();
     assert_eq!(run_with(&with_code, Some(cut)).code, 2);
 }
+
+const RING: [&str; 7] = [
+    "analyze",
+    "dump",
+    "captures/ring.mscap",
+    "--btf",
+    "captures/ring_event.bpf.o",
+    "--record-type",
+    "struct event",
+];
+
+/// A ring buffer capture (corpus/regen-captures.sh): records typed with --record-type,
+/// checked as values are, a record of another length is D019; without a type the
+/// records are bytes and the record checks say what they need.
+#[test]
+fn ring_captures_decode_with_a_record_type() {
+    snap!("analyze_dump__ring_record_type", status(&RING, 1));
+    let json: serde_json::Value =
+        serde_json::from_str(&status(&[&RING[..], &["--format", "json"]].concat(), 1)).unwrap();
+    validate(&json);
+    let codes: Vec<&str> = json["dumps"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["D002", "D019", "D008", "D009"]);
+    snap!(
+        "analyze_dump__ring_no_type",
+        status(&["analyze", "dump", "captures/ring.mscap"], 0)
+    );
+    // --record-type is the ring's value type: not with --key-type/--value-type.
+    let r = run(&[&RING[..], &["--value-type", "struct event"]].concat());
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--record-type"), "{}", r.stderr);
+    // A Go type: every record is shorter than missingpad.Event (36 bytes), one D019 per
+    // length, and no field is said to be "always" anything on no samples.
+    let go = run(&[
+        "analyze",
+        "dump",
+        "captures/ring.mscap",
+        "--go-bin",
+        AMD64,
+        "--record-type",
+        "missingpad.Event",
+    ]);
+    assert_eq!(go.code, 1, "{}", go.stderr);
+    snap!("analyze_dump__ring_go_record_type", go.stdout);
+    // On a map that is not a ring the type still decodes the values, and a note says so.
+    let r = run(&[
+        "analyze",
+        "dump",
+        "dumps/events.json",
+        "--btf",
+        "captures/ring_event.bpf.o",
+        "--record-type",
+        "struct event",
+    ]);
+    assert!(
+        r.stdout.contains(
+            "note: --record-type names a ring buffer's records, but this map is an array"
+        ),
+        "{}",
+        r.stdout
+    );
+    // diff has no keys to match records by: it says so, located, with status 2.
+    let r = run(&["diff", "captures/ring.mscap", "captures/ring.mscap"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("captures/ring.mscap: a ring buffer capture holds records without keys"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// A map of maps captured with --recursive: each outer key names its inner map, which
+/// is in the same capture.
+#[test]
+fn recursive_captures_show_the_inner_maps() {
+    snap!(
+        "analyze_dump__outer_recursive",
+        status(&["analyze", "dump", "captures/outer.mscap"], 0)
+    );
+    let json: serde_json::Value = serde_json::from_str(&status(
+        &[
+            "analyze",
+            "dump",
+            "captures/outer.mscap",
+            "--format",
+            "json",
+        ],
+        0,
+    ))
+    .unwrap();
+    validate(&json);
+    let maps = &json["dumps"];
+    let inner_ids: Vec<u64> = maps[0]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["inner_map_id"].as_u64().unwrap())
+        .collect();
+    let ids: Vec<u64> = (1..3)
+        .map(|i| maps[i]["map"]["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        inner_ids, ids,
+        "each outer key names an inner map of the capture"
+    );
+    // After bpftool moved the links (corpus/regen-captures.sh): diff names the inner map
+    // of each added, removed and changed outer key, and the inner map no key points to
+    // any more is only in OLD.
+    let d = status(
+        &["diff", "captures/outer.mscap", "captures/outer.after.mscap"],
+        0,
+    );
+    snap!("diff__outer_recursive", d);
+}

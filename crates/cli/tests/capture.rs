@@ -4,6 +4,7 @@
 #![cfg(target_os = "linux")]
 
 use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -381,4 +382,82 @@ fn without_privileges_the_error_says_to_run_as_root() {
         assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     }
     assert!(!out.exists());
+}
+
+/// `capture --recursive` of a hash of maps through the binary: the JSON report lists the
+/// inner maps with their outer map, the file holds them, and `analyze dump` of it names
+/// each outer key's inner map.
+#[test]
+fn capture_recursive_follows_a_hash_of_maps() {
+    let test = "capture_recursive_follows_a_hash_of_maps";
+    let Some(inner_a) = hash_map(test, "ms_cli_in_a", 3) else {
+        return;
+    };
+    let inner_b = hash_map(test, "ms_cli_in_b", 5).unwrap();
+    let spec = MapSpec {
+        map_type: 13, // BPF_MAP_TYPE_HASH_OF_MAPS
+        key_size: 4,
+        value_size: 4,
+        max_entries: 8,
+        name: "ms_cli_outer".into(),
+        ..MapSpec::default()
+    };
+    let outer = MapFd::new(map_create(&spec, None, Some(inner_a.as_fd())).unwrap()).unwrap();
+    for (k, inner) in [(10u32, &inner_a), (20, &inner_b)] {
+        let fd = inner.as_fd().as_raw_fd() as u32;
+        outer
+            .update(&k.to_le_bytes(), &fd.to_le_bytes(), 0)
+            .unwrap();
+    }
+    let dir = TempDir::new("recursive");
+    let out = dir.file("mom.mscap");
+    let out_s = out.to_str().unwrap();
+    let id = outer.info().id.to_string();
+    let r = run(&[
+        "capture",
+        "--id",
+        &id,
+        "--recursive",
+        "-o",
+        out_s,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    validate("capture.schema.json", &report);
+    let maps = report["maps"].as_array().unwrap();
+    assert_eq!(maps.len(), 3, "{}", r.stdout);
+    assert!(maps[0].get("outer_map_id").is_none());
+    let mut inner: Vec<(u64, u64)> = maps[1..]
+        .iter()
+        .map(|m| {
+            assert_eq!(m["outer_map_id"], outer.info().id);
+            (m["id"].as_u64().unwrap(), m["entries"].as_u64().unwrap())
+        })
+        .collect();
+    inner.sort_unstable();
+    let mut want = vec![
+        (u64::from(inner_a.info().id), 3),
+        (u64::from(inner_b.info().id), 5),
+    ];
+    want.sort_unstable();
+    assert_eq!(inner, want);
+
+    let r = run(&["analyze", "dump", out_s]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for (k, m, name, n) in [
+        ("0a000000", &inner_a, "ms_cli_in_a", 3),
+        ("14000000", &inner_b, "ms_cli_in_b", 5),
+    ] {
+        let line = format!(
+            "-> inner map {} `{name}` (hash, {n} entries, in this capture)",
+            m.info().id
+        );
+        assert!(
+            r.stdout.lines().any(|l| l.contains(k) && l.contains(&line)),
+            "{line}\n{}",
+            r.stdout
+        );
+    }
 }

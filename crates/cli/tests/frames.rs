@@ -333,3 +333,47 @@ fn usage_errors_name_the_problem() {
     );
     assert!(r.stderr.contains("nosuchcolumn"), "{}", r.stderr);
 }
+
+/// A map of maps captured with --recursive: the entries frame links each outer key to
+/// its inner map (`inner_map_id`, the inner map's `map_id` in the same capture); other
+/// maps' rows have a null there.
+#[test]
+fn entries_link_outer_keys_to_inner_maps() {
+    let out = temp("outer.parquet");
+    let o = out.to_str().unwrap();
+    status(&["export", "-o", o, "captures/outer.mscap"], 0);
+    let df = read_parquet(&out);
+    let q = status(
+        &[
+            "query",
+            "SELECT o.key_hex AS outer_key, o.inner_map_id, i.map AS inner_map, i.key_hex AS \
+             inner_key, i.value_bytes AS inner_value FROM entries o JOIN entries i \
+             ON i.map_id = o.inner_map_id ORDER BY outer_key, inner_key",
+            "captures/outer.mscap",
+            "--format",
+            "csv",
+        ],
+        0,
+    );
+    snap!("query_outer_inner_maps", q.stdout.clone());
+    let ids = df.column("inner_map_id").unwrap();
+    assert_eq!(ids.dtype(), &DataType::UInt32);
+    // 2 outer rows with a link, 8 inner rows without.
+    assert_eq!((ids.len(), ids.null_count()), (10, 8));
+    // The ring capture: keyless records, every row's key null.
+    let q = status(
+        &[
+            "query",
+            "SELECT entry, \"value.pid\", \"value.comm\", error, codes FROM entries ORDER BY entry",
+            "captures/ring.mscap",
+            "--btf",
+            "captures/ring_event.bpf.o",
+            "--record-type",
+            "struct event",
+            "--format",
+            "csv",
+        ],
+        0,
+    );
+    snap!("query_ring_records", q.stdout);
+}

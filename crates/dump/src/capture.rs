@@ -59,6 +59,10 @@ fn map_dump(
     let h = view.header;
     let mut d = ctx.new_dump(index, lines.pos(view.offset()));
     d.meta = map_meta(h);
+    let ring = view.is_ring();
+    if ring {
+        d.set_ring();
+    }
     let n = view.len();
     d.reserve(
         n,
@@ -67,7 +71,8 @@ fn map_dump(
     );
     for (i, e) in view.entries().enumerate() {
         let pos = lines.pos(view.entry_offset(i));
-        d.push_raw_entry(pos, e.key, e.values(), h.per_cpu, &ctx.opts.limits)?;
+        let key = (!ring).then_some(e.key);
+        d.push_raw_entry(pos, key, e.values(), h.per_cpu, &ctx.opts.limits)?;
     }
     d.finish();
     Ok(d)
@@ -116,6 +121,7 @@ mod tests {
                 complete: true,
             },
             ring: None,
+            outer_map_id: None,
         }
     }
 

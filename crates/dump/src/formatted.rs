@@ -144,7 +144,7 @@ impl FormattedTable {
     }
 }
 
-/// One scalar of bpftool's `formatted` text (see [`FormattedTable::tokens`]).
+/// One scalar of bpftool's `formatted` text, in the order the record writes them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FormattedToken<'a> {
     /// A non-negative integer, written in the canonical way (no sign, no leading zero).

@@ -181,6 +181,8 @@ pub struct Dump {
     expected_cpus: Option<usize>,
     lookup_errors: usize,
     max_issues: usize,
+    /// A ring buffer's records: keyless values of any length.
+    ring: bool,
 }
 
 impl Dump {
@@ -198,6 +200,7 @@ impl Dump {
             formatted: FormattedTable::default(),
             messages: Vec::new(),
             entries: Vec::new(),
+            ring: false,
             expected_key: None,
             expected_value: None,
             expected_cpus: None,
@@ -276,6 +279,16 @@ impl Dump {
     /// Values per entry of a per-CPU map: the number of possible CPUs of the dumped host.
     pub fn cpu_count(&self) -> Option<usize> {
         self.expected_cpus
+    }
+
+    /// True for a ring buffer's records (a capture of a `ringbuf`/`user_ringbuf`): the
+    /// entries have no key, and each value is one record of its own length.
+    pub fn is_ring(&self) -> bool {
+        self.ring
+    }
+
+    pub(crate) fn set_ring(&mut self) {
+        self.ring = true;
     }
 
     /// True when entries carry one value per CPU, or the map type says so.
@@ -444,13 +457,15 @@ impl Dump {
     pub(crate) fn push_raw_entry<'v>(
         &mut self,
         pos: Position,
-        key: &[u8],
+        key: Option<&[u8]>,
         values: impl Iterator<Item = &'v [u8]>,
         percpu: bool,
         limits: &DumpLimits,
     ) -> Result<(), DumpError> {
         let mut rec = EntryRec::new(pos);
-        rec.key = self.keys.push(key) as u32;
+        if let Some(key) = key {
+            rec.key = self.keys.push(key) as u32;
+        }
         rec.value_first = u32::try_from(self.values.len()).map_err(|_| {
             DumpError::new(
                 &self.source.name,
@@ -499,7 +514,8 @@ impl Dump {
                 _ => {}
             }
         }
-        if rec.value_count > 0 {
+        // Ring records have lengths of their own (D019 checks them against a type).
+        if rec.value_count > 0 && !self.ring {
             for i in 0..rec.value_count {
                 let size = self
                     .values
@@ -589,6 +605,27 @@ impl std::fmt::Debug for DumpEntry<'_> {
 }
 
 impl<'a> DumpEntry<'a> {
+    /// For an array/hash of maps: the inner map id the value holds (the kernel returns
+    /// ids, 4 bytes in the dumped host's byte order); None for other maps and for an
+    /// empty slot (id 0).
+    pub fn inner_map_id(&self) -> Option<u32> {
+        let t = self.dump.meta.map_type.as_deref()?;
+        if !matches!(t, "array_of_maps" | "hash_of_maps") {
+            return None;
+        }
+        let b: [u8; 4] = self.value()?.try_into().ok()?;
+        let big = self
+            .dump
+            .capture()
+            .is_some_and(|c| c.header().source.byte_order == crate::capture_file::ByteOrder::Big);
+        let id = if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        };
+        (id != 0).then_some(id)
+    }
+
     /// Index of the entry in its dump, in input order.
     pub fn index(&self) -> usize {
         self.index

@@ -45,7 +45,7 @@ pub(crate) fn read(ctx: &Ctx<'_>, win: &mut Window<'_>) -> Result<Vec<Dump>, Dum
             let pos = win.pos(i * record);
             let bytes = &win.bytes()[i * record..(i + 1) * record];
             let key = &bytes[..shape.key_size];
-            d.push_raw_entry(pos, key, shape.values(bytes), shape.percpu, limits)?;
+            d.push_raw_entry(pos, Some(key), shape.values(bytes), shape.percpu, limits)?;
         }
         win.consume(whole * record);
     }

@@ -25,6 +25,8 @@ pub struct TypeSpec {
     pub map: Option<String>,
     pub key_type: Option<String>,
     pub value_type: Option<String>,
+    /// `value_type` came as `--record-type`: it names a ring buffer's records.
+    pub record_type: bool,
 }
 
 /// Who resolves the types, where that changes what is said about captures.
@@ -63,7 +65,7 @@ impl TypeSource {
         if let Some(go) = &spec.go_bin {
             if !named {
                 return Err(Error::usage(
-                    "--go-bin needs --key-type and/or --value-type (the Go types of the map)",
+                    "--go-bin needs --key-type and/or --value-type, or --record-type (the Go types of the map)",
                 ));
             }
             return Self::read_go(go, spec);
@@ -71,7 +73,7 @@ impl TypeSource {
         let Some(btf_path) = &spec.btf else {
             if named {
                 return Err(Error::usage(
-                    "--key-type/--value-type need the types' source: --btf FILE or --go-bin APP",
+                    "--key-type/--value-type/--record-type need the types' source: --btf FILE or --go-bin APP",
                 ));
             }
             return Ok(TypeSource::None);
@@ -230,6 +232,19 @@ pub fn resolve<'s>(
         }
         TypeSource::None => capture_types(dump, &mut r, purpose)?,
     }
+    if spec.record_type && !dump.is_ring() {
+        r.notes.push(format!(
+            "--record-type names a ring buffer's records, but this map is {}: its values \
+             were decoded with the record type",
+            dump.meta
+                .map_type
+                .as_deref()
+                .map_or("not a ring buffer".to_string(), |t| {
+                    let an = t.starts_with(['a', 'e', 'i', 'o', 'u']);
+                    format!("{} {t}", if an { "an" } else { "a" })
+                })
+        ));
+    }
     Ok(r)
 }
 
@@ -275,7 +290,8 @@ fn map_definition<'m>(
 /// The types a capture recorded for its map, from the capture's BTF (nothing for dumps
 /// that are not from a capture).
 fn capture_types(dump: &Dump, r: &mut Resolved<'_>, purpose: Purpose) -> Result<()> {
-    let explain = purpose == Purpose::Analysis;
+    // A ring has no key or value type (its records' type is --record-type's).
+    let explain = purpose == Purpose::Analysis && !dump.is_ring();
     let (Some(cap), Some(h)) = (dump.capture(), dump.capture_map()) else {
         return Ok(());
     };

@@ -73,6 +73,13 @@ pub enum DiffError {
         line: u64,
         message: String,
     },
+    /// Ring buffer records have no key to match entries by.
+    #[error(
+        "{file}: a ring buffer capture holds records without keys: there is nothing to \
+         match them by between two captures; see them with `analyze dump --record-type \
+         TYPE`, or compare them in SQL with `query`"
+    )]
+    Ring { file: String },
     #[error(transparent)]
     Decode(#[from] DecodeError),
 }
@@ -171,6 +178,9 @@ pub struct EntryState {
     /// bpftool's lookup error instead of a value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Maps of maps: the inner map the value points to (its map id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inner_map_id: Option<u32>,
 }
 
 /// An entry added, removed or changed.
@@ -810,6 +820,11 @@ pub fn diff(
     opts: &DiffOptions,
 ) -> Result<MapDiff, DiffError> {
     let mut notes = Vec::new();
+    if let Some(ring) = [old, new].into_iter().find(|d| d.is_ring()) {
+        return Err(DiffError::Ring {
+            file: ring.source.name.to_string(),
+        });
+    }
     compatible(old, new, opts, &mut notes)?;
     let plan = Plan::new(types, &mut notes)?;
     if let (Some(vp), Some(size)) = (&plan.value, old.value_size().or(new.value_size())) {
@@ -1083,6 +1098,7 @@ impl Run<'_> {
             values: None,
             hex: e.values().map(hex).collect(),
             error: e.lookup_error().map(str::to_string),
+            inner_map_id: e.inner_map_id(),
         };
         match (self.plan.value.is_some(), e.kind()) {
             (true, EntryKind::PerCpu) => {
@@ -1278,6 +1294,7 @@ impl Run<'_> {
                     values: None,
                     hex: e.map(|e| e.values().map(hex).collect()).unwrap_or_default(),
                     error: None,
+                    inner_map_id: e.and_then(|e| e.inner_map_id()),
                 };
                 match &d.value {
                     DecodedValue::One(v) => st.value = Some(v.clone()),

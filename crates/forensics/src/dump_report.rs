@@ -75,6 +75,13 @@ pub fn analyze(
              checks need them; dump with `bpftool -j map dump` instead"
                 .to_string(),
         );
+    } else if !has_types && dump.is_ring() {
+        skipped.push(
+            "padding (D002), record sizes (D019), zero and constant fields (D006, D007), \
+             strings (D008-D010) and enums (D011) need the records' type: a ring buffer has \
+             no value type, give --btf OBJ.o or --go-bin APP with --record-type TYPE"
+                .to_string(),
+        );
     } else if !has_types && dump.has_raw_bytes() {
         skipped.push(
             "padding (D001, D002), type sizes (D003, D004), zero and constant fields (D006, \
@@ -91,7 +98,9 @@ pub fn analyze(
         .issues
         .iter()
         .any(|i| matches!(i.kind, mapsleuth_dump::ErrorKind::NotDumpable(_)));
-    if let (Some(note), false) = (dump.meta.bpftool_dump_note(), not_dumpable) {
+    // A ring read from a capture was read: bpftool's limits do not apply to it.
+    let note = dump.meta.bpftool_dump_note().filter(|_| !dump.is_ring());
+    if let (Some(note), false) = (note, not_dumpable) {
         notes.push(format!(
             "{}: {note}",
             dump.meta.map_type.as_deref().unwrap_or("")
@@ -208,6 +217,10 @@ pub struct DecodedEntry {
     /// the entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub formatted: Option<Formatted>,
+    /// Maps of maps: the inner map the value points to (its map id; with `capture
+    /// --recursive` the capture holds it as one more map).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inner_map_id: Option<u32>,
     /// Why the entry has no value: bpftool's lookup error, or why decoding failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -257,6 +270,7 @@ impl DumpAnalysis {
                 }
                 Some(d) => match entry.value().map(|v| d.decode(v)) {
                     Some(Ok(v)) => value = Some(v),
+                    Some(Err(e)) if key_bytes.is_none() => errors.push(format!("record: {e}")),
                     Some(Err(e)) => errors.push(format!("value: {e}")),
                     None => {}
                 },
@@ -282,6 +296,7 @@ impl DumpAnalysis {
             sum,
             value_hex,
             formatted,
+            inner_map_id: entry.inner_map_id(),
             error: (!errors.is_empty()).then(|| errors.join("; ")),
             codes: self
                 .marks

@@ -181,11 +181,12 @@ impl D018 {
     /// Checks every entry of `dump`, keeping the entries it marks.
     fn check_all(&mut self, dump: &Dump, max_keys: usize) {
         for entry in dump.entries() {
-            let label = || Forensics::label(&entry);
+            let label = || Forensics::label(&entry, dump.is_ring());
             let id = EntryId {
                 index: entry.index(),
                 label: &label,
                 max_keys,
+                record: dump.is_ring(),
             };
             let mut marks = Marks::default();
             self.check(&entry, &id, &mut marks);
@@ -234,7 +235,12 @@ impl<'d> Forensics<'d> {
             value.and_then(|t| TreeSide::new(Role::Value, t)),
         ];
         let key = key.map(|t| Side::new(Role::Key, t)).transpose()?;
-        let value = value.map(|t| Side::new(Role::Value, t)).transpose()?;
+        let role = if dump.is_ring() {
+            Role::Record
+        } else {
+            Role::Value
+        };
+        let value = value.map(|t| Side::new(role, t)).transpose()?;
         let compares = opts.compare_formatted && (key.is_some() || value.is_some());
         let d018 = D018 {
             sides: if compares { trees } else { [None, None] },
@@ -300,9 +306,11 @@ impl<'d> Forensics<'d> {
     }
 
     /// How an entry is named in findings: its key as hex, else its place in the input.
-    fn label(entry: &DumpEntry<'_>) -> String {
+    fn label(entry: &DumpEntry<'_>, ring: bool) -> String {
         match entry.key() {
             Some(k) => hex(k),
+            // Ring records: their index in ring order (positions are in the capture).
+            None if ring => format!("#{}", entry.index()),
             None => format!("#{} (line {})", entry.index(), entry.position().line),
         }
     }
@@ -312,11 +320,13 @@ impl<'d> Forensics<'d> {
         let index = entry.index();
         let mut marks = Marks::default();
         // Keys as hex only for the few entries a finding lists.
-        let label = || Self::label(&entry);
+        let ring = self.dump.is_ring();
+        let label = || Self::label(&entry, ring);
         let id = EntryId {
             index,
             label: &label,
             max_keys: self.opts.max_keys_listed,
+            record: self.dump.is_ring(),
         };
         self.stats.entries += 1;
         if let Some(k) = entry.key() {
@@ -386,7 +396,11 @@ impl<'d> Forensics<'d> {
     fn size_findings(&self, place: &Place, out: &mut Vec<Finding>) {
         let meta = &self.dump.meta;
         for side in self.sides() {
-            let map_size = side.role.pick(meta.key_size, meta.value_size);
+            // A ring's "value size" is 0: its records have lengths of their own.
+            let map_size = match side.role {
+                Role::Record => None,
+                role => role.pick(meta.key_size, meta.value_size),
+            };
             side.size_findings(self.stats.entries, map_size, place, out);
         }
     }

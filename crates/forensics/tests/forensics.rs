@@ -829,6 +829,33 @@ fn flows_expecting(what: &str, keys: &str) -> Case {
     c
 }
 
+/// The BTF of corpus/captures/ring_event.bpf.o (the ring capture's `struct event`).
+fn ring_table() -> &'static TypeTable {
+    static TABLE: std::sync::OnceLock<TypeTable> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let path = corpus("captures/ring_event.bpf.o");
+        let bytes = BtfBytes::read(path.to_str().unwrap()).unwrap();
+        Btf::parse(&bytes.data).unwrap().to_table().unwrap()
+    })
+}
+
+/// corpus/captures/ring.mscap (a ring buffer's records: three 24-byte `struct event`s,
+/// one 16-byte record) with `struct event` as the record type.
+fn ring_case() -> Case {
+    let table = ring_table();
+    let d = read_file(corpus("captures/ring.mscap"), &DumpReadOptions::default())
+        .unwrap()
+        .remove(0);
+    assert!(d.is_ring());
+    Case {
+        value: Some(TypeRef {
+            table,
+            id: table.lookup("struct event").unwrap(),
+        }),
+        ..Case::of("ring.mscap with struct event", d, None)
+    }
+}
+
 /// nb_small.txt, with its first entry listed again when `twice` (as a walk restarted by
 /// a concurrent delete prints it).
 fn nb_small(twice: bool) -> Case {
@@ -872,6 +899,7 @@ fn firing(code: Code) -> Case {
             }
         }
         Code::ValueSize | Code::Disagrees => missingpad_events(),
+        Code::RecordSize => ring_case(),
         Code::ZeroField => flows_with(16, &[0; 4], "drops", "0"),
         Code::ConstantField => flows_with(20, &[1, 0, 0, 0], "state", "\"CS_ESTABLISHED\""),
         Code::OverMaxEntries => {
@@ -896,9 +924,11 @@ fn clean(code: Code) -> Case {
         Code::KeyPadding | Code::ValuePadding | Code::ZeroEntries | Code::LookupError => {
             Case::corpus("lpm_v4.json", Some("lpm_v4"))
         }
-        Code::KeySize | Code::ValueSize | Code::OverMaxEntries | Code::Disagrees => {
-            Case::corpus("events.json", Some("events"))
-        }
+        Code::KeySize
+        | Code::ValueSize
+        | Code::OverMaxEntries
+        | Code::Disagrees
+        | Code::RecordSize => Case::corpus("events.json", Some("events")),
         Code::ZeroField | Code::ConstantField => Case::corpus("flows.json", Some("flows")),
         Code::NoNul | Code::NonPrintable | Code::AfterNul => {
             let d = edited("events.json", |entries| {
@@ -980,4 +1010,67 @@ fn parallel_checks_report_what_one_thread_reports() {
     let one = run_threads(&d, t(ids[0]), t(ids[1]), 1);
     assert!(one.contains("D018"), "{one}");
     assert_eq!(one, run_threads(&d, t(ids[0]), t(ids[1]), 2));
+}
+
+/// A ring buffer's records are checked as map values are, named by their index, and a
+/// record of another length is D019 (never D004, nor a D015 about differing sizes).
+#[test]
+fn ring_records_are_checked_as_values_and_named_as_records() {
+    let c = ring_case();
+    let (f, marks, stats) = check_dump(&c.dump, c.key, c.value, c.opts.clone()).unwrap();
+    let codes: Vec<&str> = f.iter().map(|f| f.code.as_str()).collect();
+    assert_eq!(codes, ["D002", "D019", "D008", "D009"], "{}", show(&f));
+    let d019 = &with(&f, "D019")[0];
+    assert_eq!(
+        d019.message,
+        "1 ring record is 16 bytes long, but struct event is 24 bytes (record #2; too short \
+         to decode)"
+    );
+    assert_eq!(d019.location.key.as_deref(), Some("#2"));
+    let d002 = &with(&f, "D002")[0];
+    assert!(
+        d002.message.contains("3 of 4 records") && d002.message.contains("records #0, #1, #3"),
+        "{}",
+        d002.message
+    );
+    assert!(f.iter().all(|f| !f.message.contains("key")), "{}", show(&f));
+    assert_eq!(marks[2].codes(), ["D019"]);
+    assert_eq!((stats.keys_checked, stats.values_checked), (0, 4));
+}
+
+/// A record the producer submitted without filling it in is D005, worded for rings (no
+/// "entry exists" or "keys" talk).
+#[test]
+fn an_all_zero_ring_record_is_d005_about_records() {
+    use mapsleuth_dump::capture_file::{Capture, CaptureWriter};
+    let bytes = std::fs::read(corpus("captures/ring.mscap")).unwrap();
+    let cap = Capture::parse(&bytes[..]).unwrap();
+    let view = cap.map(0).unwrap();
+    let mut block = view.records().to_vec();
+    let r = view.ring_record(1).unwrap();
+    let start = r.offset - view.offset();
+    block[start..start + r.data.len()].fill(0);
+    let mut w = CaptureWriter::new(std::time::UNIX_EPOCH, cap.header().source.clone());
+    w.add_map(view.header.clone(), block).unwrap();
+    let d = read_bytes(&w.to_bytes(), "zeroed.mscap", &DumpReadOptions::default())
+        .unwrap()
+        .remove(0);
+    let c = Case {
+        dump: d,
+        ..ring_case()
+    };
+    let f = c.findings();
+    let d005 = with(&f, "D005");
+    assert_eq!(d005.len(), 1, "{}", show(&f));
+    assert_eq!(
+        d005[0].message,
+        "1 of 4 ring records is all zero: record #1; the producer reserved it and \
+         submitted it without filling it in"
+    );
+    // The zeroed record is not a padding leak any more: D002 counts the other two.
+    assert!(
+        with(&f, "D002")[0].message.contains("2 of 4 records"),
+        "{}",
+        show(&f)
+    );
 }

@@ -151,12 +151,15 @@ fn entries_of(input: &DumpInput<'_>) -> Result<DataFrame, FrameError> {
     let mut key_hex = ColumnBuilder::new("key_hex", ColType::Str, rows);
     let mut key_bytes = ColumnBuilder::new("key_bytes", ColType::Bin, rows);
     let mut value_bytes = ColumnBuilder::new("value_bytes", ColType::Bin, rows);
+    // Maps of maps: the outer key → inner map link (null for other maps).
+    let mut inner_map = ColumnBuilder::new("inner_map_id", ColType::U32, rows);
     let mut error = ColumnBuilder::new("error", ColType::Str, rows);
     let mut codes = ColumnBuilder::new("codes", ColType::Str, rows);
     let mut formatted = ColumnBuilder::new("formatted", ColType::Str, rows);
 
     let mut key_text = String::new();
     let mut formatted_text = String::new();
+    let ring = dump.is_ring();
     for e in dump.entries() {
         let key = e.key();
         key_text.clear();
@@ -180,12 +183,14 @@ fn entries_of(input: &DumpInput<'_>) -> Result<DataFrame, FrameError> {
             key_hex.push_str(key.map(|_| key_text.as_str()));
             key_bytes.push_bytes(key);
             value_bytes.push_bytes(value);
+            inner_map.push_u64(e.inner_map_id().map(u64::from));
             let value_error = match &mut value_cols {
                 Some(v) => {
                     let r = v.decode(value).err();
                     v.push();
                     r.map(|m| match cpu_index {
                         Some(c) => format!("value (CPU {c}): {m}"),
+                        None if ring => format!("record: {m}"),
                         None => format!("value: {m}"),
                     })
                 }
@@ -244,6 +249,7 @@ fn entries_of(input: &DumpInput<'_>) -> Result<DataFrame, FrameError> {
     columns.extend([
         key_bytes.finish(),
         value_bytes.finish(),
+        inner_map.finish(),
         error.finish(),
         codes.finish(),
     ]);

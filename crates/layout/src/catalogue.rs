@@ -219,6 +219,10 @@ family! {
             None;
         Disagrees = "D018", [Error], "our decoding differs from bpftool's",
             Some("`mapsleuth analyze layout`, then correct the type.");
+        RecordSize = "D019", [Error], "ring record size differs from the record type",
+            Some("the record type is the struct the program reserves or outputs \
+                  (`bpf_ringbuf_reserve(&rb, sizeof(struct event), 0)`); records of several \
+                  kinds need a header field to tell them apart.");
     }
 }
 

@@ -89,6 +89,7 @@ fn flows_capture(dump: &str, host: &str, secs: u64, with_btf: bool) -> Vec<u8> {
                 complete: true,
             },
             ring: None,
+            outer_map_id: None,
         },
         records,
     )

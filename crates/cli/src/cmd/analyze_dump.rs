@@ -21,6 +21,8 @@ pub const AFTER_HELP: &str = "Types (TYPES):
   --btf OBJ.o                                 the same, the map found by the dump's map name
   --btf FILE --key-type T --value-type T      any BTF types (vmlinux, raw BTF, objects)
   --go-bin APP --key-type T --value-type T    Go types from the binary's DWARF
+  --btf OBJ.o --record-type T                 a ring buffer capture's records (BTF or Go
+                                              type; a ring has no value type)
   (nothing)                                   captures carry their BTF; otherwise only the
                                               checks that need no types run
   bpftool -j/-p dumps carry no map name: it is read from `bpftool -j map show` output,
@@ -33,6 +35,7 @@ Examples:
   mapsleuth analyze dump flows.json --btf prog.bpf.o --map flows --expect-keys keys.txt
   mapsleuth analyze dump records.bin --key-size 4 --value-size 32 --btf prog.bpf.o --map flows
   mapsleuth analyze dump snapshot.mscap --format json > entries.json
+  mapsleuth analyze dump ring.mscap --btf prog.bpf.o --record-type 'struct event'
 
 --expect-keys FILE: one key per line (`#` comments): hex bytes `0a 00 00 05`, a hex string
 of two digits per key byte `0a000005` / `0x0a000005` (as findings print keys), or a
@@ -179,7 +182,11 @@ fn render_dump(a: &Analysed<'_>, show: usize, out: &mut Out) -> anyhow::Result<(
     let (d, an) = (&a.dump, &a.analysis);
     render_head(a, out)?;
     for e in d.entries().take(show) {
-        writeln!(out.stdout, "{}", entry_line(an, &e))?;
+        let mut line = entry_line(an, &e);
+        if let Some(id) = e.inner_map_id() {
+            line.push_str(&inner_map_text(d, id));
+        }
+        writeln!(out.stdout, "{line}")?;
     }
     if d.len() > show && show > 0 {
         writeln!(
@@ -209,10 +216,15 @@ fn render_head(a: &Analysed<'_>, out: &mut Out) -> anyhow::Result<()> {
     if let Some(t) = &d.meta.map_type {
         head.push(t.clone());
     }
+    let (one, many) = if d.is_ring() {
+        (" record", " records")
+    } else {
+        (" entry", " entries")
+    };
     head.push(format!(
-        "{} entr{}",
+        "{}{}",
         d.len(),
-        if d.len() == 1 { "y" } else { "ies" }
+        if d.len() == 1 { one } else { many }
     ));
     if d.lookup_error_count() > 0 {
         head.push(format!("{} lookup errors", d.lookup_error_count()));
@@ -228,7 +240,23 @@ fn render_head(a: &Analysed<'_>, out: &mut Out) -> anyhow::Result<()> {
         .unwrap_or_else(|| "map".to_string());
     let title = format!("{}: {map} ({})", d.source.name, head.join(", "));
     writeln!(out.stdout, "{}", out.paint(&title, Style::Bold))?;
+    if let Some(outer) = d.capture_map().and_then(|h| h.outer_map_id) {
+        writeln!(
+            out.stdout,
+            "  inner map of map id {outer} (captured with --recursive)"
+        )?;
+    }
     match (&an.key_type, &an.value_type) {
+        (None, None) if d.is_ring() => writeln!(
+            out.stdout,
+            "  types: none (ring records, no value type: give --record-type)"
+        )?,
+        (None, Some(v)) if d.is_ring() => writeln!(
+            out.stdout,
+            "  types: record {}, from {}",
+            size_text(v),
+            an.types_from.as_deref().unwrap_or("?")
+        )?,
         (None, None) => writeln!(
             out.stdout,
             "  types: none (key {} B, value {} B)",
@@ -260,6 +288,21 @@ fn render_head(a: &Analysed<'_>, out: &mut Out) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A map of maps' value: the inner map it points to, and whether the capture holds it
+/// (`capture --recursive`).
+pub fn inner_map_text(d: &Dump, id: u32) -> String {
+    let inner = d
+        .capture()
+        .and_then(|c| c.header().maps.iter().find(|m| m.id == id));
+    match inner {
+        Some(m) => format!(
+            "  -> inner map {id} `{}` ({}, {} entries, in this capture)",
+            m.name, m.type_name, m.entry_count
+        ),
+        None => format!("  -> inner map {id} (not in this capture)"),
+    }
+}
+
 /// One entry as a line: key => value, error, codes.
 fn entry_line(
     an: &mapsleuth_forensics::dump_report::DumpAnalysis,
@@ -269,6 +312,10 @@ fn entry_line(
     let key = match (&de.key, &de.key_hex) {
         (Some(k), _) => k.to_string(),
         (None, Some(h)) => h.clone(),
+        // Ring records have no key: their index in ring order.
+        (None, None) if e.kind() == EntryKind::Value && e.key().is_none() => {
+            format!("#{}", e.index())
+        }
         (None, None) => "-".to_string(),
     };
     let value = if let Some(v) = &de.value {

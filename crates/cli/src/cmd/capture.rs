@@ -18,6 +18,10 @@ const CAPTURE_HELP: &str = "Examples:
   sudo mapsleuth capture --id 116 --id 117 -o snap.mscap
   sudo mapsleuth capture --pinned /sys/fs/bpf/flows -o flows.mscap
   sudo mapsleuth capture --all -o everything.mscap
+  sudo mapsleuth capture --pinned /sys/fs/bpf/per_cpu_flows --recursive -o mom.mscap
+                                               a map of maps and every inner map it points to
+  sudo mapsleuth capture --name events -o ring.mscap
+                                               a ring buffer's unread records, not consumed
   mapsleuth analyze dump flows.mscap           later, on any machine: the file carries its BTF
 
 Maps are opened read-only and only looked up, never modified. The file holds each map's
@@ -82,6 +86,14 @@ pub struct CaptureArgs {
     /// Entries per batch lookup (default: batches of about 4 MiB).
     #[arg(long, value_name = "N")]
     batch: Option<u32>,
+    /// Follow the values of the selected arrays/hashes of maps to their inner maps and
+    /// capture each of them too (an inner map that vanished meanwhile is listed as
+    /// skipped).
+    #[arg(long)]
+    recursive: bool,
+    /// Inner maps captured at most by --recursive; the others are listed as skipped.
+    #[arg(long, value_name = "N", default_value = "1024", requires = "recursive")]
+    max_inner_maps: usize,
 }
 
 /// One row of `capture list`.
@@ -124,7 +136,8 @@ pub struct CaptureReport {
     pub seconds: f64,
     /// SHA-256 of the file up to its digest (the file's last 32 bytes), hex.
     pub sha256: String,
-    /// Maps selected by --all that are not in the file, and why.
+    /// Maps selected by --all (or inner maps of --recursive) that are not in the file,
+    /// and why.
     pub skipped: Vec<SkippedMap>,
 }
 
@@ -137,6 +150,9 @@ pub struct CapturedMap {
     pub method: ReadMethod,
     /// False when the fallback walk gave up before it saw every key.
     pub complete: bool,
+    /// An inner map captured by --recursive: the map of maps that points to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outer_map_id: Option<u32>,
 }
 
 pub fn run(cmd: CaptureCommand, out: &mut Out) -> anyhow::Result<i32> {
@@ -278,6 +294,8 @@ fn capture(args: &CaptureArgs, out: &mut Out) -> anyhow::Result<i32> {
     let mut opts = CaptureOptions {
         with_btf: !args.no_btf,
         with_vmlinux_btf: args.vmlinux_btf,
+        recursive: args.recursive,
+        max_inner_maps: args.max_inner_maps,
         ..CaptureOptions::default()
     };
     if let Some(n) = args.batch {
@@ -309,6 +327,7 @@ fn capture(args: &CaptureArgs, out: &mut Out) -> anyhow::Result<i32> {
                 entries: m.entry_count,
                 method: m.read.method,
                 complete: m.read.complete,
+                outer_map_id: m.outer_map_id,
             })
             .collect(),
         entries: h.maps.iter().map(|m| m.entry_count).sum(),

@@ -31,6 +31,7 @@ Types (TYPES), as for `analyze dump`:
   --btf OBJ.o                                 the same, the map found by the dumps' map name
   --btf FILE --key-type T --value-type T      any BTF types (vmlinux, raw BTF, objects)
   --go-bin APP --key-type T --value-type T    Go types from the binary's DWARF
+  --btf OBJ.o --record-type T                 ring buffer captures: the records' type
   (nothing)                                   captures carry their BTF; bpftool's decoding,
                                               else bytes
 
@@ -45,6 +46,13 @@ Exit status: 0 whatever the differences (1 with --exit-code when the dumps diffe
 usage, unreadable input, or dumps of incompatible maps (key or value sizes differ:
 --force compares them by bytes). A truncated dump is compared up to where it stops, and
 then the status is 2, with the byte offset of the cut on stderr.";
+
+/// A map of maps' entry: the inner map its value points to.
+fn inner_text(s: Option<&EntryState>) -> String {
+    s.and_then(|s| s.inner_map_id)
+        .map(|id| format!("  -> inner map {id}"))
+        .unwrap_or_default()
+}
 
 /// `diff`'s help for --btf and --map of [`TypeArgs`] (worded there for one dump).
 const BTF_HELP: &str = "BTF with the key and value types: a BPF object (with --map, or \
@@ -385,14 +393,20 @@ fn table(r: &DiffReport, p: &Out, w: &mut impl Write) -> anyhow::Result<()> {
             match e.change {
                 ChangeKind::Added => {
                     let v = e.new.as_ref().map(state_text).unwrap_or_default();
-                    writeln!(w, "  {} {key} => {v}", p.paint("+", Style::Ok))?;
+                    let inner = inner_text(e.new.as_ref());
+                    writeln!(w, "  {} {key} => {v}{inner}", p.paint("+", Style::Ok))?;
                 }
                 ChangeKind::Removed => {
                     let v = e.old.as_ref().map(state_text).unwrap_or_default();
-                    writeln!(w, "  {} {key} => {v}", p.paint("-", Style::Error))?;
+                    let inner = inner_text(e.old.as_ref());
+                    writeln!(w, "  {} {key} => {v}{inner}", p.paint("-", Style::Error))?;
                 }
                 ChangeKind::Changed => {
                     writeln!(w, "  {} {key}", p.paint("~", Style::Warning))?;
+                    let ids = |s: &Option<EntryState>| s.as_ref().and_then(|s| s.inner_map_id);
+                    if let (Some(o), Some(n)) = (ids(&e.old), ids(&e.new)) {
+                        writeln!(w, "      inner map: {o} -> {n}")?;
+                    }
                     for f in &e.fields {
                         let what = match f.kind {
                             FieldKind::Padding => " (padding)",

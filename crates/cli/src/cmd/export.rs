@@ -22,8 +22,10 @@ pub const EXPORT_HELP: &str = "Tables (--table):
   entries    one row per entry (per CPU for per-CPU maps): source, map, map_id, snapshot,
              entry, cpu, key_hex, one column per leaf field of the key (`key`, `key.saddr`)
              and of the value (`value.comm`, `value.addrs[1]`) with its real dtype,
-             key_bytes and value_bytes (raw), error, codes (the D findings of the entry),
-             and formatted (bpftool's decoding) when some entry has no decoding of ours
+             key_bytes and value_bytes (raw), inner_map_id (maps of maps: the inner map's
+             map_id), error, codes (the D findings of the entry), and formatted
+             (bpftool's decoding) when some entry has no decoding of ours; a ring
+             buffer's records are rows without a key
   findings   source, map, snapshot, code, severity, message, type_name, field,
              byte_offset, key, fix
   layout     one row per leaf field and padding region of the key and value types
@@ -43,13 +45,17 @@ carry the snapshot metadata (sources, snapshot ids, tool version) as key-value m
 as one table.
 
 Types (TYPES): as for `analyze dump` (--btf OBJ.o [--map NAME], --btf FILE / --go-bin APP
-with --key-type/--value-type; captures carry their BTF).
+with --key-type/--value-type, or --record-type for a ring buffer's records; captures
+carry their BTF).
 
 Examples:
   mapsleuth export flows.json -o flows.parquet --btf prog.bpf.o --map flows
   mapsleuth export host*.mscap -o fleet.parquet --partition-by map
   mapsleuth export flows.json -o findings.csv --table findings --btf prog.bpf.o
-  mapsleuth export monday.mscap tuesday.mscap -o changes.parquet --table changes";
+  mapsleuth export monday.mscap tuesday.mscap -o changes.parquet --table changes
+  mapsleuth export ring.mscap -o events.csv --btf prog.bpf.o --record-type 'struct event'
+  mapsleuth export mom.mscap -o mom.parquet     a `capture --recursive` of a map of maps:
+                                                join inner_map_id to map_id";
 
 pub const QUERY_HELP: &str =
     "Tables: entries, findings, layout, changes (see `mapsleuth export --help`; only

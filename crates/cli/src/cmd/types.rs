@@ -30,6 +30,10 @@ pub struct TypeArgs {
     /// The value type: `struct event`, `main.Event`.
     #[arg(long, value_name = "TYPE")]
     pub value_type: Option<String>,
+    /// The type of a ring buffer's records (captures of `ringbuf`/`user_ringbuf` maps,
+    /// which have no value type): `struct event`, `main.Event`.
+    #[arg(long, value_name = "TYPE", conflicts_with_all = ["key_type", "value_type", "map"])]
+    pub record_type: Option<String>,
 }
 
 impl TypeArgs {
@@ -40,7 +44,9 @@ impl TypeArgs {
             go_bin: self.go_bin.clone(),
             map: self.map.clone(),
             key_type: self.key_type.clone(),
-            value_type: self.value_type.clone(),
+            // A ring's records are its keyless values.
+            value_type: self.record_type.clone().or_else(|| self.value_type.clone()),
+            record_type: self.record_type.is_some(),
         }
     }
 }

@@ -161,6 +161,11 @@ pub struct MapHeader {
     /// holds `entry_count` variable-length records (see [`RingState`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ring: Option<RingState>,
+    /// Inner maps captured by `capture --recursive`: the id of the array/hash of maps
+    /// whose value led to this map (the outer key → inner map link is the outer map's
+    /// value, which is this map's `id`). Absent for maps selected directly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outer_map_id: Option<u32>,
 }
 
 /// A ring buffer's state when it was read. Its block holds the unread records in ring

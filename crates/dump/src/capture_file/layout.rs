@@ -6,6 +6,7 @@ use super::header::{
     CaptureHeader, MapHeader, DIGEST_LEN, FORMAT_VERSION, FORMAT_VERSION_RING, HEADER_OFFSET,
     MAGIC, RING_RECORD_PREFIX,
 };
+use super::ValueKind;
 
 /// Bounds the reader enforces on untrusted files.
 #[derive(Clone, Debug)]
@@ -56,6 +57,7 @@ pub(super) fn parse_layout(data: &[u8], limits: &CaptureLimits) -> Result<Layout
     let (header, header_end, version) = parse_header(data, limits)?;
     check_counts(&header, limits)?;
     check_version(&header, version)?;
+    check_outer_links(&header)?;
     let mut pos = header_end as u64;
     let btf_spans = btf_spans(&header, limits, &mut pos)?;
     let mut map_spans = Vec::with_capacity(header.maps.len());
@@ -291,6 +293,35 @@ fn check_map(
         ))),
         _ => Ok(()),
     }
+}
+
+/// An inner map's `outer_map_id` names an array/hash of maps of the same file.
+fn check_outer_links(header: &CaptureHeader) -> Result<(), FormatError> {
+    // Ids to maps once, so that 65 536 inner maps cost no quadratic search.
+    let by_id: std::collections::HashMap<u32, &MapHeader> =
+        header.maps.iter().map(|m| (m.id, m)).collect();
+    for (i, map) in header.maps.iter().enumerate() {
+        let Some(outer) = map.outer_map_id else {
+            continue;
+        };
+        let found = by_id.get(&outer);
+        match found {
+            Some(m) if m.value_kind == ValueKind::MapId && m.id != map.id => {}
+            Some(_) => {
+                return Err(header_err(format!(
+                    "maps[{i}] (map id {}): outer_map_id {outer} is not a map of maps",
+                    map.id
+                )))
+            }
+            None => {
+                return Err(header_err(format!(
+                    "maps[{i}] (map id {}): outer_map_id {outer} is not a map in this file",
+                    map.id
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Where map `i`'s entry block ends when it starts at `pos`.

@@ -286,7 +286,7 @@ impl<'a> CaptureEntry<'a> {
 mod tests {
     use sha2::{Digest, Sha256};
 
-    use super::super::header::{FORMAT_VERSION, MAGIC};
+    use super::super::header::{ValueKind, FORMAT_VERSION, MAGIC};
     use super::super::test_support::{ring_block, ring_sample, sample};
     use super::*;
 
@@ -380,6 +380,46 @@ mod tests {
         let d = Sha256::digest(&b);
         b.extend_from_slice(&d);
         b
+    }
+
+    /// An inner map's link to its map of maps (`capture --recursive`) must name a map of
+    /// maps of the same file; the corpus capture's links hold.
+    #[test]
+    fn outer_links_name_a_map_of_maps_in_the_file() {
+        let good = sample();
+        let base = serde_json::to_value(Capture::parse(&good[..]).unwrap().header()).unwrap();
+        let mut h = base.clone();
+        h["maps"][1]["outer_map_id"] = 4242.into();
+        let e = Capture::parse(with_header(&h.to_string(), &[0; 64])).unwrap_err();
+        assert!(matches!(e, FormatError::Header { offset: 16, .. }), "{e}");
+        assert!(
+            e.to_string()
+                .contains("outer_map_id 4242 is not a map in this file"),
+            "{e}"
+        );
+        let mut h = base;
+        let first = h["maps"][0]["id"].clone();
+        h["maps"][1]["outer_map_id"] = first;
+        let e = Capture::parse(with_header(&h.to_string(), &[0; 64])).unwrap_err();
+        assert!(e.to_string().contains("is not a map of maps"), "{e}");
+
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../corpus/captures/outer.mscap"
+        );
+        let bytes = std::fs::read(path).unwrap();
+        let cap = Capture::parse(&bytes[..]).unwrap();
+        let maps = &cap.header().maps;
+        assert_eq!(maps.len(), 3);
+        assert_eq!(maps[0].value_kind, ValueKind::MapId);
+        let ids: Vec<u32> = cap
+            .map(0)
+            .unwrap()
+            .entries()
+            .map(|e| u32::from_le_bytes(e.value.try_into().unwrap()))
+            .collect();
+        assert_eq!(ids, [maps[1].id, maps[2].id]);
+        assert!(maps[1..].iter().all(|m| m.outer_map_id == Some(maps[0].id)));
     }
 
     #[test]

@@ -49,6 +49,7 @@ fn map_header(id: u32, key_size: u32, value_size: u32, cpus: u32, n: u64) -> Map
             complete: true,
         },
         ring: None,
+        outer_map_id: None,
     }
 }
 

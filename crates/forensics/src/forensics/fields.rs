@@ -3,7 +3,7 @@
 use mapsleuth_dump::DumpEntry;
 use mapsleuth_layout::{ByteOrder, Finding, Leaf, Location, Severity};
 
-use super::side::Side;
+use super::side::{Role, Side};
 use super::tally::{bit_mask_within, masked_nonzero, push_capped, EntryId, Tally};
 use super::{Code, Marks, Options, Place};
 use crate::decode::FlatDecoder;
@@ -26,7 +26,7 @@ impl ZeroValues {
         self.with_bytes += 1;
         if all_zero {
             marks.add(Code::ZeroEntries);
-            self.tally.add(id.label, id.max_keys, || None);
+            self.tally.add_for(id, || None);
         } else {
             self.nonzero += 1;
         }
@@ -38,6 +38,9 @@ impl ZeroValues {
         let t = &self.tally;
         if t.count == 0 {
             return None;
+        }
+        if t.records {
+            return Some(self.record_finding(value, place));
         }
         let mut msg = format!(
             "{} of {} entries {} an all-zero value: {}",
@@ -64,6 +67,31 @@ impl ZeroValues {
                     these keys (the lookup may be failing and a new zeroed entry created)",
                 ),
         )
+    }
+}
+
+impl ZeroValues {
+    /// D005 of a ring buffer: records the producer committed with nothing in them.
+    fn record_finding(&self, value: Option<&Side>, place: &Place) -> Finding {
+        let t = &self.tally;
+        let (is, them) = if t.count == 1 {
+            ("is", "it")
+        } else {
+            ("are", "them")
+        };
+        let msg = format!(
+            "{} of {} ring records {is} all zero: {}; the producer reserved {them} and \
+                submitted {them} without filling {them} in",
+            t.count,
+            self.with_bytes,
+            t.keys_text()
+        );
+        Finding::with_severity(Code::ZeroEntries, Severity::Info, msg)
+            .at(Location {
+                key: t.first_key(),
+                ..place.at(value)
+            })
+            .fix("check the path between bpf_ringbuf_reserve and bpf_ringbuf_submit")
     }
 }
 
@@ -163,12 +191,17 @@ impl Side {
         out: &mut Vec<Finding>,
     ) {
         let min = opts.min_entries_for_constant as u64;
-        if self.role.pick(self.fields.samples, nonzero_entries) < min {
+        // Values too short for the type are not sampled: "always" needs `min` samples.
+        let seen = nonzero_entries.min(self.fields.samples);
+        if self.role.pick(self.fields.samples, seen) < min {
             return;
         }
         let (zero, constant) = self.fields.always(&self.flat);
         let n = self.fields.samples;
-        let what = self.role.pick("keys", "non-zero values");
+        let what = match self.role {
+            Role::Record => "non-zero records",
+            role => role.pick("keys", "non-zero values"),
+        };
         let of = &self.type_name;
         let field = |leaf: &Leaf| Location {
             field: Some(leaf.path.clone()),

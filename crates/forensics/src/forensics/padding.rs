@@ -111,7 +111,10 @@ impl Side {
         let (meaning, fix) = self
             .role
             .pick((KEY_MEANING, KEY_FIX), (VALUE_MEANING, VALUE_FIX));
-        let of = self.role.pick("keys", "entries");
+        let of = match self.role {
+            Role::Record => "records",
+            role => role.pick("keys", "entries"),
+        };
         for r in self.padding.regions.iter().filter(|r| r.tally.count > 0) {
             let (start, end) = (r.offset_bits, r.offset_bits + r.size_bits);
             let range = if start.is_multiple_of(8) && r.size_bits.is_multiple_of(8) {

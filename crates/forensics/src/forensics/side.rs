@@ -17,18 +17,23 @@ use crate::decode::{DecodeError, FlatDecoder};
 pub(super) enum Role {
     Key,
     Value,
+    /// A ring buffer's records: keyless values, checked as values are.
+    Record,
 }
 
 impl Role {
     pub fn name(self) -> &'static str {
-        self.pick("key", "value")
+        match self {
+            Role::Record => "record",
+            _ => self.pick("key", "value"),
+        }
     }
 
-    /// `key` for keys, `value` for values.
+    /// `key` for keys, `value` for values and ring records.
     pub fn pick<T>(self, key: T, value: T) -> T {
         match self {
             Role::Key => key,
-            Role::Value => value,
+            Role::Value | Role::Record => value,
         }
     }
 }

@@ -27,7 +27,7 @@ impl Sizes {
         if len as u64 == size {
             return true;
         }
-        marks.add(role.pick(Code::KeySize, Code::ValueSize));
+        marks.add(size_code(role));
         self.0.entry(len).or_default().add_for(entry, || None);
         len as u64 >= size
     }
@@ -43,7 +43,7 @@ impl Side {
         place: &Place,
         out: &mut Vec<Finding>,
     ) {
-        let code = self.role.pick(Code::KeySize, Code::ValueSize);
+        let code = size_code(self.role);
         let role = self.role.name();
         if self.sizes.0.is_empty() && entries == 0 {
             if let Some(s) = map_size.filter(|s| u64::from(*s) != self.size) {
@@ -60,6 +60,10 @@ impl Side {
             }
         }
         for (&size, t) in &self.sizes.0 {
+            if self.role == Role::Record {
+                out.push(self.record_size_finding(size, t, place));
+                continue;
+            }
             let what = if (size as u64) < self.size {
                 "cannot be decoded"
             } else {
@@ -83,6 +87,47 @@ impl Side {
                     .fix(size_fix(self.role)),
             );
         }
+    }
+}
+
+impl Side {
+    /// D019: ring records of one length that is not the record type's.
+    fn record_size_finding(&self, size: usize, t: &Tally, place: &Place) -> Finding {
+        let what = if (size as u64) < self.size {
+            "too short to decode"
+        } else {
+            "decoded from their first bytes only"
+        };
+        let msg = format!(
+            "{} ring {} {size} bytes long, but {} is {} bytes ({}; {what})",
+            t.count,
+            if t.count == 1 {
+                "record is"
+            } else {
+                "records are"
+            },
+            self.type_name,
+            self.size,
+            t.keys_text()
+        );
+        Finding::with_severity(Code::RecordSize, Severity::Error, msg)
+            .at(Location {
+                key: t.first_key(),
+                ..place.at(Some(self))
+            })
+            .fix(
+                "give the type the program reserves or outputs for these records \
+                 (`bpf_ringbuf_reserve(&rb, sizeof(struct event), 0)`); records of several \
+                 kinds need their own header field to tell them apart",
+            )
+    }
+}
+
+fn size_code(role: Role) -> Code {
+    match role {
+        Role::Key => Code::KeySize,
+        Role::Value => Code::ValueSize,
+        Role::Record => Code::RecordSize,
     }
 }
 

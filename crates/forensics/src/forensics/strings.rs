@@ -82,7 +82,10 @@ impl Side {
                     ..place.at(Some(self))
                 })
             };
-            let entries = |t: &Tally| plural(t.count, "entry", "entries");
+            let entries = |t: &Tally| match t.records {
+                true => plural(t.count, "record", "records"),
+                false => plural(t.count, "entry", "entries"),
+            };
             let t = &s.no_nul;
             if t.count > 0 {
                 let msg = format!(

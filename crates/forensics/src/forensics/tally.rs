@@ -10,6 +10,8 @@ pub(super) struct EntryId<'a> {
     pub label: &'a dyn Fn() -> String,
     /// Keys one finding lists.
     pub max_keys: usize,
+    /// A ring buffer's record (no key): findings say "record #N".
+    pub record: bool,
 }
 
 /// How many entries had something, and the first few of them.
@@ -21,6 +23,8 @@ pub(super) struct Tally {
     pub example: Option<String>,
     /// The entry counted last.
     last: Option<usize>,
+    /// It counts ring records, not keyed entries.
+    pub records: bool,
 }
 
 impl Tally {
@@ -30,6 +34,7 @@ impl Tally {
             return;
         }
         self.last = Some(entry.index);
+        self.records |= entry.record;
         self.add(entry.label, entry.max_keys, example);
     }
 
@@ -56,7 +61,12 @@ impl Tally {
     pub fn keys_text(&self) -> String {
         let listed = self.keys.join(", ");
         let more = self.count.saturating_sub(self.keys.len() as u64);
-        let word = if self.count == 1 { "key" } else { "keys" };
+        let word = match (self.records, self.count == 1) {
+            (true, true) => "record",
+            (true, false) => "records",
+            (false, true) => "key",
+            (false, false) => "keys",
+        };
         if more > 0 {
             format!("{word} {listed} and {more} more")
         } else {
