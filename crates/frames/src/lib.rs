@@ -16,12 +16,16 @@
 mod columns;
 mod dataset;
 mod frames;
+mod prune;
 mod sql;
 mod write;
 
 pub use columns::ColType;
-pub use dataset::{with_capture_columns, Appended, Dataset, MANIFEST};
+pub use dataset::{
+    parse_manifest, with_capture_columns, Appended, Dataset, Manifest, Part, MANIFEST,
+};
 pub use frames::{changes, concat, entries, findings, layout, DumpInput};
+pub use prune::PartitionFilter;
 pub use sql::{query, query_lazy, referenced_tables, TABLES};
 pub use write::{write, FileFormat, WriteOptions, Written, HIVE_NULL};
 

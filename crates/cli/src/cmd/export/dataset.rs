@@ -7,35 +7,58 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 use mapsleuth_engine::TypeSource;
 use mapsleuth_frames::polars::prelude::{DataFrame, LazyFrame};
-use mapsleuth_frames::{with_capture_columns, Appended, Dataset};
+use mapsleuth_frames::{with_capture_columns, Appended, Dataset, Part, PartitionFilter};
 
 use super::{ExportArgs, Loaded, Table};
-use crate::cmd::load::report_truncations;
+use crate::cmd::load::report_truncated;
+use crate::cmd::types::usage;
 use crate::output::Out;
 
 /// The files of the inputs: a directory stands for the files in it (sorted, not
-/// recursing; hidden files left out), so `DIR/` is a directory of captures.
+/// recursing; hidden files left out), so `DIR/` is a directory of captures; a pattern
+/// with `*`, `?` or `[` that names no file is a glob (quoted, the shell leaves it to
+/// us: no limit on the number of files).
 fn expand(inputs: &[String]) -> anyhow::Result<Vec<String>> {
     let mut out = Vec::new();
     for i in inputs {
         let p = Path::new(i);
-        if !p.is_dir() {
+        if p.is_dir() {
+            out.extend(dir_files(p)?);
+        } else if !p.exists() && i.contains(['*', '?', '[']) {
+            let paths = glob::glob(i).map_err(|e| usage(format!("{i}: {e}")))?;
+            let mut files = Vec::new();
+            for p in paths {
+                let p = p.map_err(|e| anyhow::anyhow!("{i}: {e}"))?;
+                if p.is_file() {
+                    files.push(p.to_string_lossy().into_owned());
+                }
+            }
+            if files.is_empty() {
+                return Err(usage(format!("{i}: no file matches")));
+            }
+            out.extend(files);
+        } else {
             out.push(i.clone());
-            continue;
         }
-        let mut files: Vec<PathBuf> = std::fs::read_dir(p)
-            .map_err(|e| anyhow::anyhow!("{i}: {e}"))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .filter(|p| {
-                !p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            })
-            .collect();
-        files.sort();
-        out.extend(files.into_iter().map(|p| p.to_string_lossy().into_owned()));
     }
     Ok(out)
+}
+
+fn dir_files(p: &Path) -> anyhow::Result<Vec<String>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    files.sort();
+    Ok(files
+        .into_iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect())
 }
 
 fn bar(n: usize) -> Option<ProgressBar> {
@@ -83,7 +106,7 @@ pub fn export(args: &ExportArgs, out: &mut Out) -> anyhow::Result<i32> {
     }
     if !out.quiet {
         eprintln!(
-            "wrote {rows} rows from {} of {} inputs to {}{}",
+            "wrote {rows} entries rows from {} of {} inputs to {}{}",
             inputs.len() - failed,
             inputs.len(),
             args.output.display(),
@@ -98,10 +121,19 @@ pub fn export(args: &ExportArgs, out: &mut Out) -> anyhow::Result<i32> {
 }
 
 fn describe(path: &str, what: &Appended) -> String {
+    let tables = |rows: &[(String, usize)]| -> String {
+        let t: Vec<String> = rows.iter().map(|(t, n)| format!("{n} {t}")).collect();
+        t.join(", ")
+    };
     match what {
-        Appended::Written { rows, files } => format!("{path}: {rows} rows in {files} parts"),
+        Appended::Written { rows, files } => {
+            format!("{path}: wrote {} rows in {files} parts", tables(rows))
+        }
         Appended::Replaced { rows, files } => {
-            format!("{path}: replaced, {rows} rows in {files} parts (--replace)")
+            format!(
+                "{path}: replaced its snapshot: {} rows in {files} parts (--replace)",
+                tables(rows)
+            )
         }
         Appended::Skipped => {
             format!(
@@ -120,7 +152,8 @@ fn export_one(
     path: &str,
 ) -> anyhow::Result<(Appended, usize)> {
     let dumps = args.input.load_one(src, path)?;
-    if report_truncations(&dumps) {
+    // The rows before the cut are not written: a dataset holds whole snapshots.
+    if report_truncated(dumps.iter().map(|a| &a.dump), "read, none exported") {
         anyhow::bail!("{path} is truncated");
     }
     let snap = dumps.iter().find_map(|a| a.snapshot.clone());
@@ -144,15 +177,20 @@ fn export_one(
         tables.push((t.name(), df));
     }
     let what = ds.append(&key, &tables, args.replace)?;
-    let rows = match what {
-        Appended::Written { rows, .. } | Appended::Replaced { rows, .. } => rows,
+    let rows = match &what {
+        Appended::Written { rows, .. } | Appended::Replaced { rows, .. } => rows
+            .iter()
+            .filter(|(t, _)| t == "entries")
+            .map(|(_, n)| n)
+            .sum(),
         Appended::Skipped => 0,
     };
     Ok((what, rows))
 }
 
-/// Runs `sql` over the dataset's tables, each a lazy hive scan. `-v` says which part
-/// files the scan of each table may read after partition pruning.
+/// Runs `sql` over the dataset's tables, each a lazy hive scan of the part files its
+/// partition filter keeps (see [`PartitionFilter`]). `-v` names those files: the scan
+/// is given no other.
 pub fn query(
     sql: &str,
     dir: &Path,
@@ -162,22 +200,60 @@ pub fn query(
     let ds = Dataset::open(dir, &[])?;
     let mut frames: Vec<(String, LazyFrame)> = Vec::new();
     for (t, spellings) in tables {
-        let Some(lf) = ds.scan(t)? else {
-            anyhow::bail!("{}: the dataset has no {t} table", dir.display());
+        let all = ds.parts(t);
+        let Some(first) = all.first().cloned() else {
+            return Err(usage(format!(
+                "{}: the dataset has no {t} table",
+                dir.display()
+            )));
         };
+        let filter = PartitionFilter::of(sql, t, ds.partition_by());
+        let kept: Vec<Part> = all
+            .iter()
+            .filter(|p| filter.keeps(&p.values))
+            .cloned()
+            .collect();
         if verbose {
-            eprintln!(
-                "mapsleuth: {t}: {} part files in the dataset",
-                ds.files(t).len()
-            );
+            report_parts(dir, t, &filter, &kept, all.len(), &first);
         }
+        let lf = match ds.scan(t, &kept)? {
+            Some(lf) => lf,
+            // No part can match: the table's columns, no rows.
+            None => ds
+                .scan(t, std::slice::from_ref(&first))?
+                .map(|lf| lf.slice(0, 0))
+                .ok_or_else(|| anyhow::anyhow!("{}: no parts", dir.display()))?,
+        };
         for name in spellings {
             frames.push((name, lf.clone()));
         }
     }
-    if verbose {
-        // polars reports the files hive pruning skipped, and what it reads.
-        std::env::set_var("POLARS_VERBOSE", "1");
-    }
     Ok(mapsleuth_frames::query_lazy(sql, frames)?)
+}
+
+/// `-v`: the partition filter of a table and the part files its scan is given.
+fn report_parts(
+    dir: &Path,
+    t: &str,
+    f: &PartitionFilter,
+    kept: &[Part],
+    total: usize,
+    first: &Part,
+) {
+    eprintln!(
+        "mapsleuth: {t}: reading {} of {total} part files (partition filter: {})",
+        kept.len(),
+        f.describe()
+    );
+    for p in kept {
+        let rel = p.path.strip_prefix(dir).unwrap_or(&p.path);
+        eprintln!("mapsleuth:   {}", rel.display());
+    }
+    if kept.is_empty() {
+        let rel = first.path.strip_prefix(dir).unwrap_or(&first.path);
+        eprintln!(
+            "mapsleuth:   (no part matches: the columns come from {}'s footer)",
+            rel.display()
+        );
+    }
 }
