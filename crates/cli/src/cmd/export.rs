@@ -78,6 +78,28 @@ Examples:
   what changed between two snapshots:
     mapsleuth query 'SELECT path, COUNT(*) FROM changes GROUP BY path' a.mscap b.mscap
 
+A fleet dataset (`mapsleuth export CAPTURES -o DIR --partition-by map,host`) is queried
+with --dataset DIR: lazily, reading only the partitions the WHERE can match (-v names the
+files). The captures' host, captured_at and kernel are columns. Fleet questions:
+  fleet: which hosts leak padding (D001/D002 by host):
+    mapsleuth query --dataset DIR \"SELECT host, code, COUNT(*) AS n FROM findings
+      WHERE code IN ('D001', 'D002') GROUP BY host, code ORDER BY host, code\"
+  fleet: which keys are missing on some hosts (present on fewer hosts than the map):
+    mapsleuth query --dataset DIR \"WITH k AS (SELECT map, key_hex, COUNT(DISTINCT host)
+      AS hosts FROM entries GROUP BY map, key_hex), h AS (SELECT map, COUNT(DISTINCT host)
+      AS n FROM entries GROUP BY map) SELECT k.map, k.key_hex, k.hosts, h.n AS of_hosts
+      FROM k JOIN h ON k.map = h.map WHERE k.hosts < h.n ORDER BY k.map, k.key_hex\"
+  fleet: value drift of one key across hosts and time:
+    mapsleuth query --dataset DIR \"SELECT host, captured_at, \\\"value.packets\\\",
+      \\\"value.bytes\\\" FROM entries WHERE map = 'flows'
+      AND key_hex = '0a0000010a0000023039005006000000' ORDER BY host, captured_at\"
+  fleet: per-CPU skew (the busiest CPU's share of each key's packets):
+    mapsleuth query --dataset DIR \"SELECT host, snapshot, key, COUNT(*) AS cpus,
+      MIN(\\\"value.packets\\\") AS min_cpu, MAX(\\\"value.packets\\\") AS max_cpu,
+      MAX(\\\"value.packets\\\") * 1.0 / SUM(\\\"value.packets\\\") AS top_share
+      FROM entries WHERE map = 'pcpu_hash_stats' GROUP BY host, snapshot, key
+      ORDER BY top_share DESC\"
+
 The result prints as a table (--format json, ndjson or csv for machines) or, with -o, is
 written like `export` writes.";
 
