@@ -135,9 +135,16 @@ impl Dataset {
             if df.height() == 0 {
                 continue;
             }
-            let (r, f) = self.write_table(table, df, &tag)?;
-            rows.push((table.to_string(), r));
-            files.extend(f);
+            match self.write_table(table, df, &tag) {
+                Ok((r, f)) => {
+                    rows.push((table.to_string(), r));
+                    files.extend(f);
+                }
+                Err(e) => {
+                    self.discard(table, &tag, &files, old.is_some());
+                    return Err(e);
+                }
+            }
         }
         let n = files.len();
         let stale = match old {
@@ -159,6 +166,22 @@ impl Dataset {
             Some(_) => Appended::Replaced { rows, files: n },
             None => Appended::Written { rows, files: n },
         })
+    }
+
+    /// After a failed append: removes its staging folder and the parts it had renamed
+    /// into place (no manifest names them), so a failure leaves the dataset as it was.
+    /// Parts of a snapshot being replaced took the old names: those stay.
+    fn discard(&self, table: &str, tag: &str, written: &[String], replacing: bool) {
+        let staging = self
+            .root
+            .join("_mapsleuth")
+            .join(format!("tmp-{tag}-{table}"));
+        let _ = std::fs::remove_dir_all(staging);
+        if !replacing {
+            for f in written {
+                let _ = std::fs::remove_file(self.root.join(f));
+            }
+        }
     }
 
     /// Remembers the dtype of each partition column the first time a frame has it.
@@ -499,4 +522,53 @@ pub fn with_capture_columns(
         df.with_column(s.with_name((*name).into()).into_column())?;
     }
     Ok(df)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_are_read_defensively() {
+        let ok = r#"{"format": 1, "partition_by": ["map"], "partition_types": {"map": "str"},
+            "snapshots": [{"key": "k", "files": ["entries/map=a/s1-part-0.parquet"]}]}"#;
+        let m = parse_manifest(ok).unwrap_or_default();
+        assert_eq!(m.snapshots.len(), 1);
+        assert_eq!(
+            m.partition_types,
+            vec![("map".to_string(), "str".to_string())]
+        );
+        for (bad, says) in [
+            ("{\"format\": 1,\n  \"partition_by\": [", "byte 30"),
+            (r#"{"format": 2}"#, "format 2"),
+            (
+                r#"{"format": 1, "partition_by": ["map"], "snapshots": [{"key": "k", "files": ["../../etc/passwd.parquet"]}]}"#,
+                "snapshots[0].files[0]",
+            ),
+            (
+                r#"{"format": 1, "partition_by": ["map"], "snapshots": [{"key": "k", "files": ["/etc/x.parquet"]}]}"#,
+                "not a part file",
+            ),
+            (
+                r#"{"format": 1, "partition_by": ["map"], "snapshots": [{"key": 3, "files": []}]}"#,
+                "snapshots[0].key",
+            ),
+            (
+                r#"{"format": 1, "partition_by": "map", "snapshots": []}"#,
+                "partition_by: not an array",
+            ),
+        ] {
+            match parse_manifest(bad) {
+                Err(e) => assert!(e.contains(says), "{bad}: {e}"),
+                Ok(m) => unreachable!("{bad} parsed: {m:?}"),
+            }
+        }
+        assert_eq!(
+            folder_values("map=fl%2Fows/host=__HIVE_DEFAULT_PARTITION__/p.parquet"),
+            vec![
+                ("map".to_string(), Some("fl/ows".to_string())),
+                ("host".to_string(), None)
+            ]
+        );
+    }
 }
