@@ -539,7 +539,7 @@ mod tests {
             vec![("map".to_string(), "str".to_string())]
         );
         for (bad, says) in [
-            ("{\"format\": 1,\n  \"partition_by\": [", "byte 30"),
+            ("{\"format\": 1,\n  \"partition_by\": [", "byte 32"),
             (r#"{"format": 2}"#, "format 2"),
             (
                 r#"{"format": 1, "partition_by": ["map"], "snapshots": [{"key": "k", "files": ["../../etc/passwd.parquet"]}]}"#,
