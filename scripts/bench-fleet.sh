@@ -48,24 +48,34 @@ print(f"export all: {allt:.2f} s, {allt / ra * 1e9:.0f} ns/row, ratio per row {a
 PY
 echo "dataset: $(du -sh "$all" | cut -f1), $(find "$all" -name '*.parquet' | wc -l) part files"
 
-# The query: the rows of the fleet is checked once (every host), then one host timed.
-host=h$((CAPTURES / 2))
-Q="SELECT host, count(*) FROM entries WHERE map='flows' AND host='$host' GROUP BY host"
+# The queries: the issue's (every host of one map: all its parts) and one host's (one
+# part: -v shows the pruning), each against DuckDB on the same dataset in the same run.
 "$M" query "SELECT count(*) AS rows FROM entries" --dataset "$all"
-"$M" query "$Q" --dataset "$all" -v
-cat >"$DATA/duck.py" <<PY
+host=h$((CAPTURES / 2))
+Q_MAP="SELECT host, count(*) FROM entries WHERE map='flows' GROUP BY host"
+Q_HOST="SELECT host, count(*) FROM entries WHERE map='flows' AND host='$host' GROUP BY host"
+"$M" query "$Q_MAP" --dataset "$all" -v 2>&1 | grep -v '^mapsleuth:   ' | tail -4
+"$M" query "$Q_HOST" --dataset "$all" -v
+cat >"$DATA/duck.py" <<'PY'
 import duckdb, sys
-print(duckdb.sql(f"""SELECT host, count(*) FROM read_parquet('{sys.argv[1]}/entries/**/*.parquet',
-    hive_partitioning = true, union_by_name = true) WHERE map='flows' AND host='$host'
-    GROUP BY host""").fetchall())
+d, host = sys.argv[1], sys.argv[2]
+where = "map = 'flows'" + (f" AND host = '{host}'" if host else "")
+rows = duckdb.sql(f"""SELECT host, count(*) FROM read_parquet('{d}/entries/**/*.parquet',
+    hive_partitioning = true, union_by_name = true) WHERE {where} GROUP BY host""").fetchall()
+print(len(rows), "hosts,", sum(n for _, n in rows), "rows")
 PY
-"$PYTHON" "$DATA/duck.py" "$all"
+"$PYTHON" "$DATA/duck.py" "$all" ""
 hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$DATA/q.json" \
-    -n mapsleuth "$M query \"$Q\" --dataset $all" \
-    -n duckdb "$PYTHON $DATA/duck.py $all" >/dev/null
+    -n mapsleuth-map "$M query \"$Q_MAP\" --dataset $all" \
+    -n duckdb-map "$PYTHON $DATA/duck.py $all ''" \
+    -n mapsleuth-host "$M query \"$Q_HOST\" --dataset $all" \
+    -n duckdb-host "$PYTHON $DATA/duck.py $all $host" >/dev/null
 python3 - "$DATA/q.json" <<'PY'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-m, d = r["mapsleuth"]["mean"], r["duckdb"]["mean"]
-print(f"query (one host): mapsleuth {m:.3f} s, duckdb (python, incl. start) {d:.3f} s, mapsleuth/duckdb {m / d:.2f}")
+for q in ("map", "host"):
+    m, d = r[f"mapsleuth-{q}"], r[f"duckdb-{q}"]
+    print(f"query (WHERE map{'' if q == 'map' else ' and host'}): mapsleuth {m['mean']:.3f} s "
+          f"(min {m['min']:.3f}), duckdb (python, start included) {d['mean']:.3f} s "
+          f"(min {d['min']:.3f}), mapsleuth/duckdb {m['mean'] / d['mean']:.2f}")
 PY

@@ -198,6 +198,12 @@ pub fn query(
     verbose: bool,
 ) -> anyhow::Result<DataFrame> {
     let ds = Dataset::open(dir, &[])?;
+    // polars asks the kernel to read ahead each whole memory-mapped part, though a
+    // query needs a few columns of it: on a 100-part dataset that doubled the time of
+    // a GROUP BY host (scripts/bench-fleet.sh). Set before polars reads anything.
+    if std::env::var_os("POLARS_MEMORY_PREFETCH").is_none() {
+        std::env::set_var("POLARS_MEMORY_PREFETCH", "no_prefetch");
+    }
     let mut frames: Vec<(String, LazyFrame)> = Vec::new();
     for (t, spellings) in tables {
         let all = ds.parts(t);
