@@ -288,23 +288,9 @@ fn dataset_query_equals_query_of_the_inputs() {
     );
 }
 
-/// The fleet questions of `query --help` and docs/frames.md, each run on the fleet and
-/// checked against what the single captures say.
-#[test]
-fn fleet_questions_answer() {
-    let caps = fleet(&temp("q-caps"));
-    let ds = temp("q-ds");
-    let d = ds.to_str().unwrap();
-    let inputs: Vec<&str> = caps.iter().map(String::as_str).collect();
-    status(
-        &[
-            &["export"][..],
-            &inputs,
-            &["-o", d, "--partition-by", "map,host"],
-        ]
-        .concat(),
-        0,
-    );
+/// The SQL of the fleet questions of `query --help` (whitespace folded), each checked
+/// to be in docs/frames.md too.
+fn fleet_examples() -> Vec<String> {
     let help = status(&["query", "--help"], 0).stdout;
     let docs =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/frames.md"))
@@ -324,6 +310,27 @@ fn fleet_questions_answer() {
     for e in &examples {
         assert!(flat_docs.contains(e.as_str()), "docs/frames.md lacks {e}");
     }
+    examples
+}
+
+/// The fleet questions of `query --help` and docs/frames.md, each run on the fleet and
+/// checked against what the single captures say.
+#[test]
+fn fleet_questions_answer() {
+    let caps = fleet(&temp("q-caps"));
+    let ds = temp("q-ds");
+    let d = ds.to_str().unwrap();
+    let inputs: Vec<&str> = caps.iter().map(String::as_str).collect();
+    status(
+        &[
+            &["export"][..],
+            &inputs,
+            &["-o", d, "--partition-by", "map,host"],
+        ]
+        .concat(),
+        0,
+    );
+    let examples = fleet_examples();
     // Padding leaks by host: the D001/D002 findings of each capture, summed per host.
     let leaks = dataset_query(&examples[0], &ds);
     let mut want: BTreeMap<(String, String), u64> = BTreeMap::new();
@@ -378,11 +385,16 @@ fn fleet_questions_answer() {
         .windows(2)
         .all(|w| (w[0]["host"].as_str(), w[0]["captured_at"].as_str())
             <= (w[1]["host"].as_str(), w[1]["captured_at"].as_str())));
+    check_skew(&examples[3], &ds, &caps[1]);
+}
+
+/// Per-CPU skew on the dataset: h1's rows are what its capture alone says of each key.
+fn check_skew(sql: &str, ds: &Path, h1_capture: &str) {
     // Per-CPU skew: per host and key, the CPUs' packets, as the capture alone says.
-    let skew = dataset_query(&examples[3], &ds);
+    let skew = dataset_query(sql, ds);
     let per_cpu = json_query(
         "SELECT key, SUM(\"value.packets\") AS total, MAX(\"value.packets\") AS top FROM entries WHERE map = 'pcpu_hash_stats' GROUP BY key ORDER BY key",
-        &[&caps[1]],
+        &[h1_capture],
     );
     let mut h1: Vec<&Value> = skew.iter().filter(|r| r["host"] == "h1").collect();
     h1.sort_by_key(|r| r["key"].as_u64());
@@ -390,6 +402,11 @@ fn fleet_questions_answer() {
     for (s, p) in h1.iter().zip(&per_cpu) {
         assert_eq!(s["key"], p["key"]);
         assert_eq!(s["max_cpu"], p["top"]);
+        let share = p["top"].as_f64().unwrap() / p["total"].as_f64().unwrap();
+        assert!(
+            (s["top_share"].as_f64().unwrap() - share).abs() < 1e-9,
+            "{s}"
+        );
     }
 }
 
