@@ -145,6 +145,21 @@ fn dataset_export_partitions_counts_and_is_idempotent() {
             .join(format!("host={host}"));
         assert!(folder.is_dir(), "{}", folder.display());
     }
+    // Each capture is known by its digest, its last 32 bytes (what a re-export reads
+    // to skip it without analysing it).
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(ds.join("_mapsleuth/dataset.json")).unwrap())
+            .unwrap();
+    for c in &caps {
+        let bytes = std::fs::read(c).unwrap();
+        let tail: String = bytes[bytes.len() - 32..]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let key = format!("sha256:{tail}");
+        let snaps = manifest["snapshots"].as_array().unwrap();
+        assert!(snaps.iter().any(|s| s["key"] == key.as_str()), "{key}");
+    }
     let before = files(&ds);
     assert!(before.iter().all(|f| !f.contains("tmp")), "{before:?}");
 

@@ -151,6 +151,10 @@ fn export_one(
     ds: &mut Dataset,
     path: &str,
 ) -> anyhow::Result<(Appended, usize)> {
+    // A capture already there is skipped before it is read and analysed.
+    if !args.replace && capture_key(path).is_some_and(|k| ds.contains(&k)) {
+        return Ok((Appended::Skipped, 0));
+    }
     let dumps = args.input.load_one(src, path)?;
     // The rows before the cut are not written: a dataset holds whole snapshots.
     if report_truncated(dumps.iter().map(|a| &a.dump), "read, none exported") {
@@ -186,6 +190,24 @@ fn export_one(
         Appended::Skipped => 0,
     };
     Ok((what, rows))
+}
+
+/// A capture file's snapshot key without reading it: its last 32 bytes are the SHA-256
+/// of the rest (crates/dump's capture format), the digest the snapshot is known by.
+/// `None` for anything else, or when it cannot be read (the load then says why).
+fn capture_key(path: &str) -> Option<String> {
+    use mapsleuth_dump::capture_file::{DIGEST_LEN, MAGIC};
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut magic = [0u8; MAGIC.len()];
+    f.read_exact(&mut magic).ok()?;
+    if magic != MAGIC {
+        return None;
+    }
+    f.seek(SeekFrom::End(-(DIGEST_LEN as i64))).ok()?;
+    let mut digest = [0u8; DIGEST_LEN];
+    f.read_exact(&mut digest).ok()?;
+    Some(format!("sha256:{}", mapsleuth_dump::hex::encode(&digest)))
 }
 
 /// Runs `sql` over the dataset's tables, each a lazy hive scan of the part files its
