@@ -237,6 +237,16 @@ fn bad_captures_are_skipped_with_their_offset() {
     counts_match(&ds, &[caps[0].clone(), caps[2].clone()], "entries");
     let all = files(&ds);
     assert!(all.iter().all(|f| !f.contains("tmp")), "{all:?}");
+    // A directory that is no dataset is said to be one neither way.
+    let caps_dir = Path::new(&caps[0]).parent().unwrap().to_str().unwrap();
+    let sql = "SELECT count(*) FROM entries";
+    let r = status(&["query", sql, "--dataset", caps_dir], 2);
+    assert!(r.stderr.contains("no dataset there"), "{}", r.stderr);
+    let r = status(
+        &["export", &caps[0], "-o", caps_dir, "--partition-by", "map"],
+        2,
+    );
+    assert!(r.stderr.contains("no mapsleuth dataset"), "{}", r.stderr);
 }
 
 #[test]

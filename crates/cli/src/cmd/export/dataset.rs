@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 use mapsleuth_engine::TypeSource;
 use mapsleuth_frames::polars::prelude::{DataFrame, LazyFrame};
-use mapsleuth_frames::{with_capture_columns, Appended, Dataset, Part, PartitionFilter};
+use mapsleuth_frames::{with_capture_columns, Appended, Dataset, Part, PartitionFilter, MANIFEST};
 
 use super::{ExportArgs, Loaded, Table};
 use crate::cmd::load::report_truncated;
@@ -219,6 +219,13 @@ pub fn query(
     tables: Vec<(&'static str, Vec<String>)>,
     verbose: bool,
 ) -> anyhow::Result<DataFrame> {
+    if !dir.join(MANIFEST).is_file() {
+        return Err(usage(format!(
+            "{}: no dataset there (no {MANIFEST}; `mapsleuth export CAPTURES -o DIR \
+             --partition-by map,host` makes one)",
+            dir.display()
+        )));
+    }
     let ds = Dataset::open(dir, &[])?;
     // polars asks the kernel to read ahead each whole memory-mapped part, though a
     // query needs a few columns of it: on a 100-part dataset that doubled the time of
