@@ -13,7 +13,9 @@
 # polars, pyarrow and DuckDB (crates/frames/tests/interop.py): they are installed here,
 # pinned, into a virtual environment under target/, and required (a missing reader fails
 # the run instead of skipping). MAPSLEUTH_NO_INTEROP=1 skips the install and lets those
-# checks print SKIP.
+# checks print SKIP. The same venv has PySpark for the fleet dataset test, with Java from
+# Debian's packages (installed here as root when missing): required when both are there,
+# else that test prints SKIP.
 #
 # The report's browser test (crates/cli/tests/report_browser.rs) renders a page in headless
 # Chromium: as root, Debian's `chromium` is installed when missing (a failed install is
@@ -23,13 +25,21 @@ cd "$(dirname "$0")/.."
 
 if [ -z "${MAPSLEUTH_NO_INTEROP:-}" ]; then
     venv=target/interop-venv
-    if ! "$venv/bin/python" -c 'import pyarrow, duckdb' 2>/dev/null; then
+    if ! "$venv/bin/python" -c 'import pyarrow, duckdb, pyspark' 2>/dev/null; then
         python3 -m venv "$venv"
         "$venv/bin/pip" install --quiet --disable-pip-version-check \
             -r crates/frames/tests/interop-requirements.txt
     fi
     export MAPSLEUTH_PYTHON="$PWD/$venv/bin/python"
     export MAPSLEUTH_REQUIRE_INTEROP=1
+    # The fleet test's Spark job needs a JVM (Debian's); required once installed.
+    if ! command -v java >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null
+    fi
+    if command -v java >/dev/null && "$venv/bin/python" -c 'import pyspark' 2>/dev/null; then
+        export MAPSLEUTH_REQUIRE_SPARK=1
+    fi
 fi
 
 if [ "$(id -u)" = 0 ] && [ -z "${MAPSLEUTH_NO_LIVE:-}" ]; then

@@ -14,13 +14,19 @@
 //! the columns and dtypes.
 
 mod columns;
+mod dataset;
 mod frames;
+mod prune;
 mod sql;
 mod write;
 
 pub use columns::ColType;
+pub use dataset::{
+    parse_manifest, with_capture_columns, Appended, Dataset, Manifest, Part, MANIFEST,
+};
 pub use frames::{changes, concat, entries, findings, layout, DumpInput};
-pub use sql::{query, referenced_tables, TABLES};
+pub use prune::PartitionFilter;
+pub use sql::{query, query_lazy, referenced_tables, TABLES};
 pub use write::{write, FileFormat, WriteOptions, Written, HIVE_NULL};
 
 /// The polars this crate builds with (its features: the workspace Cargo.toml).

@@ -46,3 +46,15 @@ pub fn query<N: AsRef<str>>(
         }
     })
 }
+
+/// [`query`] over lazy frames (a dataset's scans: only what the query needs is read).
+pub fn query_lazy<N: AsRef<str>>(
+    sql: &str,
+    tables: impl IntoIterator<Item = (N, LazyFrame)>,
+) -> Result<DataFrame, FrameError> {
+    let mut ctx = SQLContext::new();
+    for (name, lf) in tables {
+        ctx.register(name.as_ref(), lf);
+    }
+    Ok(ctx.execute(sql).and_then(|lf| lf.collect())?)
+}

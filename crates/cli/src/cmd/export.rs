@@ -78,6 +78,28 @@ Examples:
   what changed between two snapshots:
     mapsleuth query 'SELECT path, COUNT(*) FROM changes GROUP BY path' a.mscap b.mscap
 
+A fleet dataset (`mapsleuth export CAPTURES -o DIR --partition-by map,host`) is queried
+with --dataset DIR: lazily, reading only the partitions the WHERE can match (-v names the
+files). The captures' host, captured_at and kernel are columns. Fleet questions:
+  fleet: which hosts leak padding (D001/D002 by host):
+    mapsleuth query --dataset DIR \"SELECT host, code, COUNT(*) AS n FROM findings
+      WHERE code IN ('D001', 'D002') GROUP BY host, code ORDER BY host, code\"
+  fleet: which keys are missing on some hosts (present on fewer hosts than the map):
+    mapsleuth query --dataset DIR \"WITH k AS (SELECT map, key_hex, COUNT(DISTINCT host)
+      AS hosts FROM entries GROUP BY map, key_hex), h AS (SELECT map, COUNT(DISTINCT host)
+      AS n FROM entries GROUP BY map) SELECT k.map, k.key_hex, k.hosts, h.n AS of_hosts
+      FROM k JOIN h ON k.map = h.map WHERE k.hosts < h.n ORDER BY k.map, k.key_hex\"
+  fleet: value drift of one key across hosts and time:
+    mapsleuth query --dataset DIR \"SELECT host, captured_at, \\\"value.packets\\\",
+      \\\"value.bytes\\\" FROM entries WHERE map = 'flows'
+      AND key_hex = '0a0000010a0000023039005006000000' ORDER BY host, captured_at\"
+  fleet: per-CPU skew (the busiest CPU's share of each key's packets):
+    mapsleuth query --dataset DIR \"SELECT host, snapshot, key, COUNT(*) AS cpus,
+      MIN(\\\"value.packets\\\") AS min_cpu, MAX(\\\"value.packets\\\") AS max_cpu,
+      MAX(\\\"value.packets\\\") * 1.0 / SUM(\\\"value.packets\\\") AS top_share
+      FROM entries WHERE map = 'pcpu_hash_stats' GROUP BY host, snapshot, key
+      ORDER BY top_share DESC\"
+
 The result prints as a table (--format json, ndjson or csv for machines) or, with -o, is
 written like `export` writes.";
 
@@ -129,6 +151,10 @@ pub struct ExportArgs {
     table: Table,
     #[command(flatten)]
     out: FrameOutput,
+    /// With --partition-by and an OUT directory (no extension): a capture already in the
+    /// dataset replaces its rows (the default skips it).
+    #[arg(long)]
+    replace: bool,
 }
 
 #[derive(Args)]
@@ -146,6 +172,10 @@ pub struct QueryArgs {
     /// Rows printed in table output (every row goes to json, ndjson, csv and -o).
     #[arg(long, default_value = "100", value_name = "N")]
     max_rows: usize,
+    /// Query a dataset written by `export -o DIR --partition-by ...` (lazily: only the
+    /// partitions and columns the query needs are read) instead of DUMP files.
+    #[arg(long, value_name = "DIR", conflicts_with = "dumps")]
+    dataset: Option<PathBuf>,
 }
 
 /// The analysed dumps, ready to become frames.
@@ -350,6 +380,9 @@ fn timed<T>(out: &Out, what: &str, f: impl FnOnce() -> anyhow::Result<T>) -> any
 }
 
 pub fn export(args: &ExportArgs, out: &mut Out) -> anyhow::Result<i32> {
+    if is_dataset(args) {
+        return crate::cmd::export::dataset::export(args, out);
+    }
     let src = TypeSource::read(&args.input.types.spec())?;
     let loaded = timed(out, "read and analysed", || read(&src, &args.input))?;
     let opts = write_options(
@@ -378,6 +411,18 @@ fn truncation_status(loaded: &Loaded<'_>) -> i32 {
 pub fn query(args: &QueryArgs, out: &mut Out) -> anyhow::Result<i32> {
     let tables =
         mapsleuth_frames::referenced_tables(&args.sql).map_err(|e| usage(e.to_string()))?;
+    if let Some(dir) = &args.dataset {
+        let result = dataset::query(&args.sql, dir, tables, out.verbose)?;
+        if let Some(path) = &args.output {
+            let meta = vec![("mapsleuth.query".to_string(), args.sql.clone())];
+            let opts = write_options(path, &args.out, meta)?;
+            let written = mapsleuth_frames::write(&result, path, &opts)?;
+            report_written(out, &written, path)?;
+        } else {
+            print_frame(&result, args.max_rows, out)?;
+        }
+        return Ok(0);
+    }
     let src = TypeSource::read(&args.input.types.spec())?;
     let loaded = read(&src, &args.input)?;
     let mut frames = Vec::new();
@@ -398,6 +443,16 @@ pub fn query(args: &QueryArgs, out: &mut Out) -> anyhow::Result<i32> {
     print_frame(&result, args.max_rows, out)?;
     Ok(truncation_status(&loaded))
 }
+
+/// A partitioned export to a directory (OUT without a format extension) appends to a
+/// fleet dataset, one input at a time.
+fn is_dataset(args: &ExportArgs) -> bool {
+    !args.out.partition_by.is_empty()
+        && args.out.output_format.is_none()
+        && FileFormat::from_path(&args.output).is_none()
+}
+
+mod dataset;
 
 // ---------------------------------------------------------------------------------------
 // Printing a result

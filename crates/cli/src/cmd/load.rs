@@ -18,7 +18,7 @@ pub struct DumpSources {
     /// Dump files: `bpftool map dump` output (plain or with BTF), `bpftool -j`/`-p map
     /// dump`, raw key+value records (with --key-size/--value-size), or mapsleuth capture
     /// files. `-` reads standard input.
-    #[arg(value_name = "DUMP", required = true)]
+    #[arg(value_name = "DUMP")]
     pub dumps: Vec<String>,
     #[command(flatten)]
     pub types: TypeArgs,
@@ -53,10 +53,30 @@ impl DumpSources {
         src: &'s TypeSource,
         expected: &mut ExpectedFn<'_>,
     ) -> anyhow::Result<Vec<Analysed<'s>>> {
+        // Not required by clap: `query --dataset` reads no dump.
+        if self.dumps.is_empty() {
+            return Err(crate::cmd::types::usage("give one or more DUMP files"));
+        }
         Ok(mapsleuth_engine::load(
             src,
             &self.request(),
             expected,
+            &mut Bars::default(),
+        )?)
+    }
+
+    /// Reads and analyses the one input `path` (a dataset export goes one at a time).
+    pub fn load_one<'s>(
+        &self,
+        src: &'s TypeSource,
+        path: &str,
+    ) -> anyhow::Result<Vec<Analysed<'s>>> {
+        let mut req = self.request();
+        req.inputs = vec![path.to_string()];
+        Ok(mapsleuth_engine::load(
+            src,
+            &req,
+            &mut |_, _| Ok(None),
             &mut Bars::default(),
         )?)
     }
