@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{run, CORPUS};
+use support::{layout_args, run, AMD64, CORPUS};
 
 fn ok(args: &[&str]) -> String {
     let r = run(args);
@@ -323,8 +323,6 @@ fn validate(schema_file: &str, doc: &serde_json::Value) {
     assert!(errors.is_empty(), "{schema_file}: {errors:#?}");
 }
 
-const AMD64: &str = "go/bin/app-go1.25.5-linux-amd64";
-
 #[test]
 fn analyze_layout_reports() {
     for (name, bin, object, pair) in [
@@ -436,16 +434,7 @@ fn analyze_layout_pairs_by_map_and_by_name() {
     ]);
     assert_eq!(r.code, 1);
     // Bad usage: exit 2 with the reason.
-    let r = run(&[
-        "analyze",
-        "layout",
-        "--go-bin",
-        AMD64,
-        "--btf",
-        "bpf/maps.bpf.o",
-        "--map",
-        "nope",
-    ]);
+    let r = run(&layout_args("nope"));
     assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("no map named `nope`") && r.stderr.contains("flows"),

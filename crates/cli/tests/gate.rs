@@ -6,9 +6,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use support::{run, Run, CORPUS};
+use support::{run, Run, AMD64, CORPUS};
 
-const AMD64: &str = "go/bin/app-go1.25.5-linux-amd64";
 const MAPS: &str = "bpf/maps.bpf.o";
 const CI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ci");
 

@@ -13,9 +13,8 @@ mod html;
 mod support;
 
 use html::Element;
-use support::{run, CORPUS};
+use support::{layout_args, run, AMD64, CORPUS};
 
-const AMD64: &str = "go/bin/app-go1.25.5-linux-amd64";
 const HATCH: &str = "url(#ms-hatch)";
 
 macro_rules! snap {
@@ -218,16 +217,7 @@ fn a_pair_and_its_dump_match_the_json_reports() {
     args.extend_from_slice(&types);
     args.push("dumps/events.json");
     let (page, all) = report("events.html", &args);
-    let layout = json(&[
-        "analyze",
-        "layout",
-        "--go-bin",
-        AMD64,
-        "--btf",
-        "bpf/maps.bpf.o",
-        "--map",
-        "events",
-    ]);
+    let layout = json(&layout_args("events"));
     check_pairs(&layout, &all);
     let mut dump_args = vec!["analyze", "dump"];
     dump_args.extend_from_slice(&types);

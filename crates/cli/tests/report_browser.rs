@@ -17,9 +17,8 @@ use serde_json::Value;
 mod html;
 mod support;
 
-use support::run;
+use support::{layout_args, run, AMD64};
 
-const AMD64: &str = "go/bin/app-go1.25.5-linux-amd64";
 const WIDTH: u32 = 1280;
 const HEIGHT: u32 = 2000;
 
@@ -187,16 +186,7 @@ fn the_report_renders_in_chromium() {
     dump_args.extend_from_slice(&types);
     dump_args.push(dump);
     let d = &json(&dump_args)["dumps"][0];
-    let layout = json(&[
-        "analyze",
-        "layout",
-        "--go-bin",
-        AMD64,
-        "--btf",
-        "bpf/maps.bpf.o",
-        "--map",
-        "events",
-    ]);
+    let layout = json(&layout_args("events"));
     let pair = &layout["pairs"][0];
     let map = d["map"]["name"].as_str().unwrap();
     let code = d["findings"][0]["code"].as_str().unwrap();

@@ -83,7 +83,7 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use crate::capture_file::{
-        ByteOrder, CaptureHost, CaptureWriter, MapHeader, ReadMethod, ReadStats, ValueKind,
+        ByteOrder, CaptureHost, CaptureWriter, MapHeader, ReadStats, ValueKind,
     };
     use crate::{
         read_bytes, read_file, read_from, Dump, DumpFormat, DumpReadOptions, EntryKind, ErrorKind,
@@ -112,14 +112,7 @@ mod tests {
             value_kind: ValueKind::Data,
             record_size: 4 + 3 * u64::from(cpus),
             entry_count: n,
-            read: ReadStats {
-                method: ReadMethod::Batch,
-                started_at: "x".into(),
-                finished_at: "y".into(),
-                vanished_keys: 0,
-                revisits: 0,
-                complete: true,
-            },
+            read: ReadStats::complete_batch("x", "y"),
             ring: None,
             outer_map_id: None,
         }

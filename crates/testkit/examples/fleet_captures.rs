@@ -5,7 +5,7 @@
 //!   fleet_captures OUTDIR HOSTS corpus      HOSTS captures of corpus dumps (flows and
 //!                                           pcpu_hash_stats), as the fleet tests make
 
-use mapsleuth_testkit::{fleet_capture_bytes, synthetic_flows_capture_bytes, FleetMap};
+use mapsleuth_testkit::{corpus_fleet_maps, fleet_capture_bytes, synthetic_flows_capture_bytes};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,18 +24,7 @@ fn main() {
             } else {
                 "flows.json"
             };
-            let maps = [
-                FleetMap {
-                    dump: flows,
-                    map: "flows",
-                    id: 116,
-                },
-                FleetMap {
-                    dump: "pcpu_hash_stats.json",
-                    map: "pcpu_hash_stats",
-                    id: 117,
-                },
-            ];
+            let maps = corpus_fleet_maps(flows);
             fleet_capture_bytes(&host, "6.18.0", secs, &maps)
         } else {
             let n: usize = what.parse().expect("ENTRIES: a number or `corpus`");

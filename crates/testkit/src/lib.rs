@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
 use mapsleuth_dump::capture_file::{
-    ByteOrder, CaptureHost, CaptureWriter, MapHeader, ReadMethod, ReadStats, ValueKind,
+    ByteOrder, CaptureHost, CaptureWriter, MapHeader, ReadStats, ValueKind,
 };
 use mapsleuth_dump::{read_file, DumpReadOptions};
 
@@ -80,14 +80,7 @@ fn flows_capture(dump: &str, host: &str, secs: u64, with_btf: bool) -> Vec<u8> {
             value_kind: ValueKind::Data,
             record_size: 48,
             entry_count: dump.len() as u64,
-            read: ReadStats {
-                method: ReadMethod::Batch,
-                started_at: "x".into(),
-                finished_at: "y".into(),
-                vanished_keys: 0,
-                revisits: 0,
-                complete: true,
-            },
+            read: ReadStats::complete_batch("x", "y"),
             ring: None,
             outer_map_id: None,
         },
@@ -103,6 +96,24 @@ pub struct FleetMap<'a> {
     pub dump: &'a str,
     pub map: &'a str,
     pub id: u32,
+}
+
+/// The two maps of a host of the corpus fleet: `flows` from the corpus dump `flows`
+/// (`flows.json` or `flows.after.json`, a host whose flows changed) and the per-CPU
+/// `pcpu_hash_stats`.
+pub fn corpus_fleet_maps(flows: &str) -> [FleetMap<'_>; 2] {
+    [
+        FleetMap {
+            dump: flows,
+            map: "flows",
+            id: 116,
+        },
+        FleetMap {
+            dump: "pcpu_hash_stats.json",
+            map: "pcpu_hash_stats",
+            id: 117,
+        },
+    ]
 }
 
 /// The BTF of corpus/bpf/maps.bpf.o and its map definitions.
@@ -160,14 +171,7 @@ fn add_map(w: &mut CaptureWriter, def: &mapsleuth_btf::MapDef, id: u32, blob: u3
             value_kind: ValueKind::Data,
             record_size: (r.key_size + r.value_size * r.cpus) as u64,
             entry_count: r.count as u64,
-            read: ReadStats {
-                method: ReadMethod::Batch,
-                started_at: "x".into(),
-                finished_at: "y".into(),
-                vanished_keys: 0,
-                revisits: 0,
-                complete: true,
-            },
+            read: ReadStats::complete_batch("x", "y"),
             ring: None,
             outer_map_id: None,
         },

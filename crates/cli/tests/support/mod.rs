@@ -7,6 +7,23 @@ use std::process::{Command, Stdio};
 
 pub use mapsleuth_testkit::CORPUS;
 
+/// The corpus Go program most tests pair with: go1.25.5, linux/amd64.
+pub const AMD64: &str = "go/bin/app-go1.25.5-linux-amd64";
+
+/// `analyze layout` of [`AMD64`] against map `map` of corpus/bpf/maps.bpf.o.
+pub fn layout_args(map: &str) -> [&str; 8] {
+    [
+        "analyze",
+        "layout",
+        "--go-bin",
+        AMD64,
+        "--btf",
+        "bpf/maps.bpf.o",
+        "--map",
+        map,
+    ]
+}
+
 /// What a run of the binary gave.
 pub struct Run {
     pub code: i32,

@@ -40,14 +40,7 @@ fn map_header(id: u32, key_size: u32, value_size: u32, cpus: u32, n: u64) -> Map
         value_kind: ValueKind::Data,
         record_size: u64::from(key_size) + u64::from(value_size) * u64::from(cpus),
         entry_count: n,
-        read: ReadStats {
-            method: ReadMethod::Batch,
-            started_at: "x".into(),
-            finished_at: "y".into(),
-            vanished_keys: 0,
-            revisits: 0,
-            complete: true,
-        },
+        read: ReadStats::complete_batch("x", "y"),
         ring: None,
         outer_map_id: None,
     }
