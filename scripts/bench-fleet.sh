@@ -2,7 +2,8 @@
 # Benchmark of issue 14 (fleet datasets): export of many captures into one hive dataset
 # against the export of one capture (per row), its peak RSS, and the dataset query
 # `SELECT host, count(*) FROM entries WHERE map='flows' AND host=... GROUP BY host` with
-# -v (the part files read), timed against DuckDB on the same dataset in the same run.
+# -v (the part files read), timed against DuckDB on the same dataset in the same run;
+# then one big capture exported in chunks (--chunk-rows, default 1M) and whole.
 # Not a test: it prints figures to copy into docs/benchmarks.md.
 #
 #   MAPSLEUTH=/tmp/mapsleuth-fleet scripts/bench-fleet.sh
@@ -10,7 +11,8 @@
 # Environment: CAPTURES=20 ENTRIES=1000000 (captures of map `flows`, made-up entries,
 # hosts h0..; made by crates/testkit/examples/fleet_captures.rs under $DATA, reused),
 # DATA=/tmp/fleet-bench, RUNS=5 (query runs), MAPSLEUTH= (the release binary to measure),
-# PYTHON= (a python with duckdb: default the interop venv of scripts/test.sh).
+# PYTHON= (a python with duckdb: default the interop venv of scripts/test.sh),
+# BIG=10000000 (entries of the one big capture; BIG=0 leaves that part out).
 # Disk: at 100 x 1M the captures are 4.5 GB (kept for the next run) and the dataset
 # 5.4 GB (removed at exit, with the one-capture dataset); KEEP=1 keeps the datasets.
 set -euo pipefail
@@ -82,3 +84,24 @@ for q in ("map", "host"):
           f"(min {m['min']:.3f}), duckdb (python, start included) {d['mean']:.3f} s "
           f"(min {d['min']:.3f}), mapsleuth/duckdb {m['mean'] / d['mean']:.2f}")
 PY
+
+# One big capture: exported in chunks of --chunk-rows (the default, 1M) and as one
+# chunk, for the peak RSS of each.
+BIG=${BIG:-10000000}
+[ "$BIG" -gt 0 ] || exit 0
+BIGCAP="$DATA/captures-1-$BIG"
+if [ ! -f "$BIGCAP/h0.mscap" ]; then
+    rm -rf "$BIGCAP"
+    cargo run -q --release -p mapsleuth-testkit --example fleet_captures -- "$BIGCAP" 1 "$BIG"
+fi
+echo "big capture: $BIG entries ($(du -sh "$BIGCAP/h0.mscap" | cut -f1))"
+big="$DATA/ds-big"
+for chunk in 1000000 "$BIG"; do
+    rm -rf "$big"
+    t0=$(date +%s.%N)
+    rss "export 1 capture of $BIG entries, --chunk-rows $chunk, peak RSS" \
+        "$M" export "$BIGCAP/h0.mscap" -o "$big" --partition-by map,host --chunk-rows "$chunk"
+    t1=$(date +%s.%N)
+    echo "  $(python3 -c "print(f'{$t1 - $t0:.2f} s')"), $(find "$big" -name '*.parquet' -path '*entries*' | wc -l) entries parts"
+done
+rm -rf "$big"

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mapsleuth_testkit::{fleet_capture_bytes, FleetMap};
+use mapsleuth_testkit::{corpus_fleet_maps, fleet_capture_bytes};
 use serde_json::Value;
 
 mod support;
@@ -44,23 +44,21 @@ fn fleet(dir: &Path) -> Vec<String> {
     hosts
         .iter()
         .map(|(host, secs, flows, tag)| {
-            let maps = [
-                FleetMap {
-                    dump: flows,
-                    map: "flows",
-                    id: 116,
-                },
-                FleetMap {
-                    dump: "pcpu_hash_stats.json",
-                    map: "pcpu_hash_stats",
-                    id: 117,
-                },
-            ];
             let path = dir.join(format!("{tag}-{host}.mscap"));
+            let maps = corpus_fleet_maps(flows);
             std::fs::write(&path, fleet_capture_bytes(host, "6.18.0", *secs, &maps)).unwrap();
             path.to_str().unwrap().to_string()
         })
         .collect()
+}
+
+/// `export CAPTURES -o NAME --partition-by map,host EXTRA...` into a new dataset.
+fn export_fleet(name: &str, captures: &[String], extra: &[&str]) -> PathBuf {
+    let ds = temp(name);
+    let inputs: Vec<&str> = captures.iter().map(String::as_str).collect();
+    let out = ["-o", ds.to_str().unwrap(), "--partition-by", "map,host"];
+    status(&[&["export"][..], &inputs, &out, extra].concat(), 0);
+    ds
 }
 
 /// The host whose header [`fleet`] wrote into the capture (its name: TAG-HOST.mscap).
@@ -175,7 +173,8 @@ fn dataset_export_partitions_counts_and_is_idempotent() {
         r.stderr
     );
     assert_eq!(files(&ds), before);
-    // --replace: replaced, same counts, same files (the new parts took the old names).
+    // --replace: replaced, same counts; the capture's parts are new files (named after
+    // their commit), its old ones are gone, no other file changed.
     let r = status(
         &[
             "export",
@@ -190,7 +189,50 @@ fn dataset_export_partitions_counts_and_is_idempotent() {
     );
     assert!(r.stderr.contains("replaced its snapshot"), "{}", r.stderr);
     assert_eq!(counts_match(&ds, &caps, "entries"), entries);
-    assert_eq!(files(&ds), before);
+    let after = files(&ds);
+    let gone: Vec<&String> = before.iter().filter(|f| !after.contains(f)).collect();
+    let new: Vec<&String> = after.iter().filter(|f| !before.contains(f)).collect();
+    assert_eq!(gone.len(), new.len(), "{gone:?} → {new:?}");
+    assert!(
+        !gone.is_empty() && gone.iter().all(|f| f.contains("host=h1/")),
+        "{gone:?}"
+    );
+    // A staging folder an interrupted export left is removed, and said so.
+    let stale = ds.join("_mapsleuth/tmp-s0000000000000000-9");
+    std::fs::create_dir_all(stale.join("w0")).unwrap();
+    std::fs::write(stale.join("w0/part-0.parquet"), b"half").unwrap();
+    let r = status(
+        &["export", &caps[1], "-o", d, "--partition-by", "map,host"],
+        0,
+    );
+    assert!(
+        r.stderr.contains("removed the staging folder"),
+        "{}",
+        r.stderr
+    );
+    assert!(!stale.exists());
+    assert_eq!(files(&ds), after);
+    // A commit interrupted after its parts were moved into place (the manifest names
+    // them pending): queries leave them out and warn, the next export removes them.
+    let part = after.iter().find(|f| f.starts_with("entries/")).unwrap();
+    let orphan = part.replace(".parquet", "-orphan.parquet");
+    std::fs::copy(ds.join(part), ds.join(&orphan)).unwrap();
+    let manifest_path = ds.join("_mapsleuth/dataset.json");
+    let mut m: Value = serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    m["pending"] = serde_json::json!({"key": "sha256:00", "files": [orphan]});
+    std::fs::write(&manifest_path, m.to_string()).unwrap();
+    let sql = "SELECT map, host, COUNT(*) AS n FROM entries GROUP BY map, host";
+    let r = status(&["query", sql, "--dataset", d, "--format", "json"], 0);
+    let warning = "an export was interrupted; 1 of its part files are not read";
+    assert!(r.stderr.contains(warning), "{}", r.stderr);
+    assert_eq!(counts_match(&ds, &caps, "entries"), entries);
+    let r = status(
+        &["export", &caps[1], "-o", d, "--partition-by", "map,host"],
+        0,
+    );
+    let note = "snapshot sha256:00 was rolled back: 1 of its 1 parts";
+    assert!(r.stderr.contains(note), "{}", r.stderr);
+    assert_eq!(files(&ds), after);
     // Another partitioning of the same dataset is refused.
     let r = status(&["export", &caps[0], "-o", d, "--partition-by", "host"], 2);
     assert!(r.stderr.contains("partitioned by map,host"), "{}", r.stderr);
@@ -252,18 +294,11 @@ fn bad_captures_are_skipped_with_their_offset() {
 #[test]
 fn dataset_query_equals_query_of_the_inputs() {
     let caps = fleet(&temp("eq-caps"));
-    let ds = temp("eq-ds");
-    let d = ds.to_str().unwrap();
     let inputs: Vec<&str> = caps.iter().map(String::as_str).collect();
-    status(
-        &[
-            &["export"][..],
-            &inputs,
-            &["-o", d, "--partition-by", "map,host"],
-        ]
-        .concat(),
-        0,
-    );
+    let ds = export_fleet("eq-ds", &caps, &[]);
+    let d = ds.to_str().unwrap();
+    // Exported in chunks of at most 2 rows: more part files, the same rows.
+    let chunked = export_fleet("eq-ds-chunked", &caps, &["--chunk-rows", "2"]);
     for sql in [
         "SELECT source, map, entry, cpu, key_hex, value_bytes, codes FROM entries \
          ORDER BY source, map, entry, cpu",
@@ -273,8 +308,26 @@ fn dataset_query_equals_query_of_the_inputs() {
         let csv = |extra: &[&str]| {
             status(&[&["query", sql, "--format", "csv"][..], extra].concat(), 0).stdout
         };
-        assert_eq!(csv(&["--dataset", d]), csv(&inputs), "{sql}");
+        let of_inputs = csv(&inputs);
+        assert_eq!(csv(&["--dataset", d]), of_inputs, "{sql}");
+        assert_eq!(
+            csv(&["--dataset", chunked.to_str().unwrap()]),
+            of_inputs,
+            "{sql}"
+        );
     }
+    // h1's flows (a plain hash map: a row per entry) in ceil(entries / 2) parts.
+    let flows = json_query(
+        "SELECT COUNT(*) AS n FROM entries WHERE map = 'flows'",
+        &[&caps[1]],
+    )[0]["n"]
+        .as_u64()
+        .unwrap() as usize;
+    let h1_parts = files(&chunked)
+        .iter()
+        .filter(|f| f.starts_with("entries/map=flows/host=h1/"))
+        .count();
+    assert_eq!(h1_parts, flows.div_ceil(2), "{flows} rows");
     // -v: with map and host fixed, the scan is given that one folder's files only.
     let r = status(
         &[
@@ -343,18 +396,7 @@ fn fleet_examples() -> Vec<String> {
 #[test]
 fn fleet_questions_answer() {
     let caps = fleet(&temp("q-caps"));
-    let ds = temp("q-ds");
-    let d = ds.to_str().unwrap();
-    let inputs: Vec<&str> = caps.iter().map(String::as_str).collect();
-    status(
-        &[
-            &["export"][..],
-            &inputs,
-            &["-o", d, "--partition-by", "map,host"],
-        ]
-        .concat(),
-        0,
-    );
+    let ds = export_fleet("q-ds", &caps, &[]);
     let examples = fleet_examples();
     // Padding leaks by host: the D001/D002 findings of each capture, summed per host.
     let leaks = dataset_query(&examples[0], &ds);
@@ -497,18 +539,7 @@ fn sorted_counts(rows: &[Value]) -> Vec<(String, String, u64)> {
 #[test]
 fn duckdb_and_spark_read_the_dataset() {
     let caps = fleet(&temp("io-caps"));
-    let ds = temp("io-ds");
-    let d = ds.to_str().unwrap();
-    let inputs: Vec<&str> = caps.iter().map(String::as_str).collect();
-    status(
-        &[
-            &["export"][..],
-            &inputs,
-            &["-o", d, "--partition-by", "map,host"],
-        ]
-        .concat(),
-        0,
-    );
+    let ds = export_fleet("io-ds", &caps, &[]);
     let ours = sorted_counts(&dataset_query(
         "SELECT host, map, COUNT(*) AS n FROM entries GROUP BY host, map",
         &ds,

@@ -1,6 +1,7 @@
 //! The four frames: entries, findings, layout and changes.
 
 use std::collections::HashSet;
+use std::ops::Range;
 
 use mapsleuth_dump::hex::encode_into as push_hex;
 use mapsleuth_dump::{Dump, DumpEntry, EntryKind};
@@ -128,16 +129,45 @@ impl LeafColumns {
     }
 }
 
+/// The rows an entry has in the `entries` frame: one per CPU for per-CPU maps.
+fn rows_of(e: &DumpEntry<'_>) -> usize {
+    match e.kind() {
+        EntryKind::PerCpu => e.value_count().max(1),
+        _ => 1,
+    }
+}
+
+/// The dump's entries in consecutive ranges of at most `max_rows` rows each (at least
+/// one entry each: an entry's CPUs are never split), for [`entries_in`]: a big dump
+/// exported chunk by chunk. No range for a dump with no entries.
+pub fn entry_chunks(dump: &Dump, max_rows: usize) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut rows) = (0, 0);
+    for e in dump.entries() {
+        let n = rows_of(&e);
+        if rows > 0 && rows + n > max_rows {
+            out.push(start..e.index());
+            (start, rows) = (e.index(), 0);
+        }
+        rows += n;
+    }
+    if start < dump.len() {
+        out.push(start..dump.len());
+    }
+    out
+}
+
 /// The `entries` frame of one dump.
 fn entries_of(input: &DumpInput<'_>) -> Result<DataFrame, FrameError> {
+    entries_in(input, 0..input.dump.len())
+}
+
+/// The `entries` frame of the entries `range` of one dump (see [`entry_chunks`]). The
+/// columns are those of the whole dump's frame, whichever entries the range holds.
+pub fn entries_in(input: &DumpInput<'_>, range: Range<usize>) -> Result<DataFrame, FrameError> {
     let dump = input.dump;
-    let rows = dump
-        .entries()
-        .map(|e| match e.kind() {
-            EntryKind::PerCpu => e.value_count().max(1),
-            _ => 1,
-        })
-        .sum::<usize>();
+    let chunk = || range.clone().filter_map(|i| dump.entry(i));
+    let rows = chunk().map(|e| rows_of(&e)).sum::<usize>();
     let flat = |t: Option<mapsleuth_forensics::forensics::TypeRef<'_>>| {
         t.map(|t| FlatDecoder::new(t.table, t.id)).transpose()
     };
@@ -160,7 +190,7 @@ fn entries_of(input: &DumpInput<'_>) -> Result<DataFrame, FrameError> {
     let mut key_text = String::new();
     let mut formatted_text = String::new();
     let ring = dump.is_ring();
-    for e in dump.entries() {
+    for e in chunk() {
         let key = e.key();
         key_text.clear();
         if let Some(k) = key {

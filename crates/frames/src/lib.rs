@@ -22,9 +22,10 @@ mod write;
 
 pub use columns::ColType;
 pub use dataset::{
-    parse_manifest, with_capture_columns, Appended, Dataset, Manifest, Part, MANIFEST,
+    parse_manifest, with_capture_columns, Append, Appended, CommitStep, Dataset, Manifest, Part,
+    MANIFEST,
 };
-pub use frames::{changes, concat, entries, findings, layout, DumpInput};
+pub use frames::{changes, concat, entries, entries_in, entry_chunks, findings, layout, DumpInput};
 pub use prune::PartitionFilter;
 pub use sql::{query, query_lazy, referenced_tables, TABLES};
 pub use write::{write, FileFormat, WriteOptions, Written, HIVE_NULL};

@@ -18,7 +18,7 @@ use common::{analysed, corpus, json_dumps, object};
 use mapsleuth_forensics::decode::escape;
 use mapsleuth_forensics::diff::{diff, DiffOptions};
 use mapsleuth_frames::polars::prelude::*;
-use mapsleuth_frames::{changes, entries, findings, layout};
+use mapsleuth_frames::{changes, entries, entries_in, entry_chunks, findings, layout};
 use serde_json::Value as J;
 
 /// bpftool's decoded form at one of our leaf paths: members by name (anonymous members
@@ -264,6 +264,55 @@ fn several_dumps_become_one_frame() {
     }
     let sources = df.column("source").unwrap().n_unique().unwrap();
     assert_eq!(sources, parts.len());
+}
+
+/// A dump's entries frame built chunk by chunk (a dataset export) is the whole frame:
+/// same columns, same rows, in order; no chunk is over the bound unless one entry is
+/// (a per-CPU entry's rows are never split), and no chunk is empty.
+#[test]
+fn chunks_of_entries_make_the_whole_frame() {
+    let obj = object("bpf/maps.bpf.o");
+    for (file, map) in [
+        ("flows.json", "flows"),
+        ("pcpu_hash_stats.json", "pcpu_hash_stats"),
+        ("events.txt", "events"),
+        ("conns.json", "conns"),
+    ] {
+        let a = analysed(&obj, file, map);
+        let input = a.input();
+        let whole = entries(&[input]).unwrap();
+        let per_entry = input.dump.entries().map(|e| e.value_count().max(1));
+        let widest = per_entry.max().unwrap_or(1);
+        for max_rows in [1, 2, 3, 5, usize::MAX] {
+            let chunks = entry_chunks(input.dump, max_rows);
+            assert_eq!(chunks.first().map(|r| r.start), Some(0), "{file}");
+            assert_eq!(
+                chunks.last().map(|r| r.end),
+                Some(input.dump.len()),
+                "{file}"
+            );
+            let frames: Vec<DataFrame> = chunks
+                .iter()
+                .map(|r| entries_in(&input, r.clone()).unwrap())
+                .collect();
+            for (r, f) in chunks.iter().zip(&frames) {
+                assert!(!r.is_empty(), "{file}: {r:?}");
+                assert!(
+                    f.height() <= max_rows.max(widest),
+                    "{file} {max_rows}: {r:?}"
+                );
+                assert_eq!(f.get_column_names(), whole.get_column_names(), "{file}");
+            }
+            let glued = frames
+                .into_iter()
+                .reduce(|mut a, b| {
+                    a.vstack_mut(&b).unwrap();
+                    a
+                })
+                .unwrap();
+            assert!(glued.equals_missing(&whole), "{file}, chunks of {max_rows}");
+        }
+    }
 }
 
 /// Every finding of every dump is a row, with its location.

@@ -155,6 +155,12 @@ pub struct ExportArgs {
     /// dataset replaces its rows (the default skips it).
     #[arg(long)]
     replace: bool,
+    /// With --partition-by and an OUT directory: the most `entries` rows a part file
+    /// holds. An input is read whole, then exported chunk by chunk: memory holds the
+    /// input and one chunk's frame (about 300 bytes a row), not every row's.
+    #[arg(long, value_name = "N", default_value = "1000000", requires = "partition_by",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    chunk_rows: u64,
 }
 
 #[derive(Args)]

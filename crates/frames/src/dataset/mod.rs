@@ -1,33 +1,50 @@
 //! A fleet dataset: a directory of hive-partitioned Parquet parts, one table per
-//! subdirectory (`DIR/entries/map=flows/host=h7/part-….parquet`), appended to one input
-//! at a time, with a manifest (`DIR/_mapsleuth/dataset.json`) of which snapshots it holds
-//! and their part files, so that re-exporting a capture never duplicates its rows.
+//! subdirectory (`DIR/entries/map=flows/host=h7/s…-3-w0-part-0.parquet`), appended to
+//! one input at a time, with a manifest (`DIR/_mapsleuth/dataset.json`) of which
+//! snapshots it holds and their part files, so that re-exporting a capture never
+//! duplicates its rows.
 //!
-//! Every part is written under a hidden temporary name and renamed into place; the
-//! manifest is rewritten the same way, last: a crash leaves no half-written visible part.
+//! An input's parts are written to a staging folder under `_mapsleuth/` (which no
+//! reader of `DIR/TABLE` looks into) and committed together ([`Append::commit`]):
+//! the manifest first records them as pending, then they are renamed into place, then
+//! the manifest commits them and retires the parts of the snapshot they replace, which
+//! are removed last. An export interrupted anywhere leaves a state the next export
+//! finishes ([`Dataset::open_for_writing`]): pending parts removed, retired parts
+//! removed, staging folders removed. `query --dataset` reads only committed parts, so it
+//! never sees a half-done commit; DuckDB and Spark, which list the folders, can see one
+//! until the next export runs.
 
-use std::collections::HashMap;
+mod append;
+mod manifest;
+
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use polars::prelude::*;
-use serde_json::{json, Value};
 
-use crate::write::{write, FileFormat, WriteOptions, HIVE_NULL};
+pub use append::{Append, Appended, CommitStep};
+use manifest::dtype_named;
+pub use manifest::{parse_manifest, Manifest};
+
+use crate::write::HIVE_NULL;
 use crate::FrameError;
 
 /// The manifest, relative to the dataset directory.
 pub const MANIFEST: &str = "_mapsleuth/dataset.json";
+/// The folder of the manifest, the lock and the staging folders.
+const META_DIR: &str = "_mapsleuth";
+/// Held (flock) by the export writing the dataset.
+const LOCK: &str = "_mapsleuth/lock";
+/// Staging folders are `_mapsleuth/tmp-…`.
+const STAGING_PREFIX: &str = "tmp-";
 
 /// An open dataset directory.
 pub struct Dataset {
     root: PathBuf,
-    partition_by: Vec<String>,
-    /// The dtype of each partition column in the frames written (`str`, `u32`, ...):
-    /// folder names are text, the scan gives them back their type.
-    partition_types: Vec<(String, String)>,
-    /// Snapshot key → its part files (relative to `root`).
-    snapshots: Vec<(String, Vec<String>)>,
+    manifest: Manifest,
+    /// The lock of an export (`None`: opened to be read).
+    lock: Option<File>,
 }
 
 /// One part file of a table, with the values of its partition folders.
@@ -38,253 +55,169 @@ pub struct Part {
     pub values: Vec<(String, Option<String>)>,
 }
 
-/// What a manifest says (see [`parse_manifest`]).
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Manifest {
-    pub partition_by: Vec<String>,
-    pub partition_types: Vec<(String, String)>,
-    pub snapshots: Vec<(String, Vec<String>)>,
-}
-
-/// What [`Dataset::append`] did with one input.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Appended {
-    /// Written: rows of each table, and part files.
-    Written {
-        rows: Vec<(String, usize)>,
-        files: usize,
-    },
-    /// Already in the dataset; nothing written.
-    Skipped,
-    /// Already there: its old parts were replaced by these.
-    Replaced {
-        rows: Vec<(String, usize)>,
-        files: usize,
-    },
-}
-
 impl Dataset {
-    /// Opens (or starts) the dataset at `root`. An existing dataset keeps its
-    /// partitioning: asking for another one is an error.
+    /// Opens the dataset at `root` to read it. A directory without a manifest is a
+    /// dataset with no snapshots when it is empty or absent, and an error otherwise.
+    /// An existing dataset keeps its partitioning: asking for another one is an error.
     pub fn open(root: &Path, partition_by: &[String]) -> Result<Dataset, FrameError> {
-        let manifest = root.join(MANIFEST);
-        let mut ds = Dataset {
-            root: root.to_path_buf(),
+        let path = root.join(MANIFEST);
+        let mut manifest = Manifest {
             partition_by: partition_by.to_vec(),
-            partition_types: Vec::new(),
-            snapshots: Vec::new(),
+            ..Manifest::default()
         };
-        if !manifest.exists() {
-            if root.is_dir()
-                && std::fs::read_dir(root)
-                    .map_err(|e| FrameError::io(root, e))?
-                    .next()
-                    .is_some()
-            {
+        if path.exists() {
+            let text = std::fs::read_to_string(&path).map_err(|e| FrameError::io(&path, e))?;
+            let m = parse_manifest(&text)
+                .map_err(|e| FrameError::Invalid(format!("{}: {e}", path.display())))?;
+            if !partition_by.is_empty() && m.partition_by != partition_by {
                 return Err(FrameError::Invalid(format!(
-                    "{}: a directory that is no mapsleuth dataset (no {MANIFEST}): give a new or \
-                     empty directory",
-                    root.display()
+                    "{}: the dataset is partitioned by {}, not {}",
+                    root.display(),
+                    m.partition_by.join(","),
+                    partition_by.join(",")
                 )));
             }
-            return Ok(ds);
-        }
-        let text = std::fs::read_to_string(&manifest).map_err(|e| FrameError::io(&manifest, e))?;
-        let m = parse_manifest(&text)
-            .map_err(|e| FrameError::Invalid(format!("{}: {e}", manifest.display())))?;
-        if !partition_by.is_empty() && m.partition_by != partition_by {
+            manifest = m;
+        } else if root.is_dir()
+            && std::fs::read_dir(root)
+                .map_err(|e| FrameError::io(root, e))?
+                .next()
+                .is_some()
+        {
             return Err(FrameError::Invalid(format!(
-                "{}: the dataset is partitioned by {}, not {}",
-                root.display(),
-                m.partition_by.join(","),
-                partition_by.join(",")
+                "{}: a directory that is no mapsleuth dataset (no {MANIFEST}): give a new or \
+                 empty directory",
+                root.display()
             )));
         }
-        ds.partition_by = m.partition_by;
-        ds.partition_types = m.partition_types;
-        ds.snapshots = m.snapshots;
-        Ok(ds)
+        Ok(Dataset {
+            root: root.to_path_buf(),
+            manifest,
+            lock: None,
+        })
+    }
+
+    /// Opens (or starts) the dataset at `root` to append to it: takes its lock (one
+    /// export at a time; the lock goes with the process, a crash leaves none), then
+    /// finishes what an interrupted export left. Returns what that recovery did.
+    pub fn open_for_writing(
+        root: &Path,
+        partition_by: &[String],
+    ) -> Result<(Dataset, Vec<String>), FrameError> {
+        let mut ds = Dataset::open(root, partition_by)?;
+        let meta = root.join(META_DIR);
+        std::fs::create_dir_all(&meta).map_err(|e| FrameError::io(&meta, e))?;
+        let lock_path = root.join(LOCK);
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| FrameError::io(&lock_path, e))?;
+        if let Err(e) = lock.try_lock() {
+            return Err(FrameError::Invalid(format!(
+                "{}: another export is writing this dataset ({e}: {LOCK} is locked)",
+                root.display()
+            )));
+        }
+        ds.lock = Some(lock);
+        let notes = ds.recover()?;
+        if !root.join(MANIFEST).exists() {
+            ds.save()?;
+        }
+        Ok((ds, notes))
     }
 
     pub fn partition_by(&self) -> &[String] {
-        &self.partition_by
+        &self.manifest.partition_by
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// Whether the snapshot `key` (a capture's digest) is in the dataset.
     pub fn contains(&self, key: &str) -> bool {
-        self.snapshots.iter().any(|(k, _)| k == key)
+        self.manifest.snapshots.iter().any(|(k, _)| k == key)
     }
 
-    /// Appends the tables (name, frame) of one input, known by `key`. A key already
-    /// there is skipped, or with `replace` its parts are replaced.
-    pub fn append(
-        &mut self,
-        key: &str,
-        tables: &[(&str, DataFrame)],
-        replace: bool,
-    ) -> Result<Appended, FrameError> {
-        let old = self.snapshots.iter().position(|(k, _)| k == key);
-        if old.is_some() && !replace {
-            return Ok(Appended::Skipped);
+    /// Finishes an interrupted export: the parts of a commit that did not happen and
+    /// the retired parts of one that did are removed, and staging folders too. Says
+    /// what it removed.
+    fn recover(&mut self) -> Result<Vec<String>, FrameError> {
+        let mut notes = Vec::new();
+        if let Some((key, files)) = self.manifest.pending.take() {
+            let removed = self.remove_parts(&files)?;
+            notes.push(format!(
+                "an interrupted export of snapshot {key} was rolled back: {removed} of its {} \
+                 parts had been moved into place and were removed",
+                files.len()
+            ));
         }
-        let tag = part_tag(key);
-        let mut files = Vec::new();
-        let mut rows = Vec::new();
-        for (table, df) in tables {
-            self.note_partition_types(df);
-            if df.height() == 0 {
-                continue;
-            }
-            match self.write_table(table, df, &tag) {
-                Ok((r, f)) => {
-                    rows.push((table.to_string(), r));
-                    files.extend(f);
-                }
-                Err(e) => {
-                    self.discard(table, &tag, &files, old.is_some());
-                    return Err(e);
-                }
-            }
+        let retired = std::mem::take(&mut self.manifest.retired);
+        if !retired.is_empty() {
+            let removed = self.remove_parts(&retired)?;
+            notes.push(format!(
+                "removed {removed} parts of replaced snapshots an interrupted export left"
+            ));
         }
-        let n = files.len();
-        let stale = match old {
-            Some(i) => std::mem::replace(&mut self.snapshots[i].1, files),
-            None => {
-                self.snapshots.push((key.to_string(), files));
-                Vec::new()
-            }
-        };
-        self.save()?;
-        // The manifest no longer names them: remove the replaced parts (a name
-        // reused by the new parts was overwritten by its rename already).
-        let fresh: Vec<&String> = self.snapshots.iter().flat_map(|(_, f)| f).collect();
-        for f in stale.iter().filter(|f| !fresh.contains(f)) {
-            let p = self.root.join(f);
-            std::fs::remove_file(&p).map_err(|e| FrameError::io(&p, e))?;
-        }
-        Ok(match old {
-            Some(_) => Appended::Replaced { rows, files: n },
-            None => Appended::Written { rows, files: n },
-        })
-    }
-
-    /// After a failed append: removes its staging folder and the parts it had renamed
-    /// into place (no manifest names them), so a failure leaves the dataset as it was.
-    /// Parts of a snapshot being replaced took the old names: those stay.
-    fn discard(&self, table: &str, tag: &str, written: &[String], replacing: bool) {
-        let staging = self
-            .root
-            .join("_mapsleuth")
-            .join(format!("tmp-{tag}-{table}"));
-        let _ = std::fs::remove_dir_all(staging);
-        if !replacing {
-            for f in written {
-                let _ = std::fs::remove_file(self.root.join(f));
-            }
-        }
-    }
-
-    /// Remembers the dtype of each partition column the first time a frame has it.
-    fn note_partition_types(&mut self, df: &DataFrame) {
-        for c in &self.partition_by {
-            if self.partition_types.iter().any(|(n, _)| n == c) {
-                continue;
-            }
-            if let Ok(col) = df.column(c) {
-                let t = match col.dtype() {
-                    // Folder names hold bytes as hex text.
-                    DataType::Binary => "str".to_string(),
-                    other => other.to_string(),
-                };
-                self.partition_types.push((c.clone(), t));
-            }
-        }
-    }
-
-    /// Writes one table's parts into a hidden staging directory, then renames each
-    /// into its partition folder. Returns rows and the part paths (relative).
-    fn write_table(
-        &self,
-        table: &str,
-        df: &DataFrame,
-        tag: &str,
-    ) -> Result<(usize, Vec<String>), FrameError> {
-        let staging = self
-            .root
-            .join("_mapsleuth")
-            .join(format!("tmp-{tag}-{table}"));
-        if staging.exists() {
-            std::fs::remove_dir_all(&staging).map_err(|e| FrameError::io(&staging, e))?;
-        }
-        let cols: Vec<String> = self
-            .partition_by
-            .iter()
-            .filter(|c| df.column(c).is_ok())
-            .cloned()
-            .collect();
-        let opts = WriteOptions {
-            format: FileFormat::Parquet,
-            partition_by: cols,
-            metadata: vec![("mapsleuth.table".into(), table.into())],
-        };
-        let written = if opts.partition_by.is_empty() {
-            std::fs::create_dir_all(&staging).map_err(|e| FrameError::io(&staging, e))?;
-            write(df, &staging.join("part-0.parquet"), &opts)?
-        } else {
-            write(df, &staging, &opts)?
-        };
-        let mut out = Vec::new();
-        for f in &written.files {
-            let rel = f.strip_prefix(&staging).unwrap_or(f);
-            let name = rel
+        let changed = !notes.is_empty();
+        let meta = self.root.join(META_DIR);
+        for entry in std::fs::read_dir(&meta).map_err(|e| FrameError::io(&meta, e))? {
+            let path = entry.map_err(|e| FrameError::io(&meta, e))?.path();
+            let staged = path
                 .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("part-0.parquet");
-            let dir = self
-                .root
-                .join(table)
-                .join(rel.parent().unwrap_or(Path::new("")));
-            std::fs::create_dir_all(&dir).map_err(|e| FrameError::io(&dir, e))?;
-            let dest = dir.join(format!("{tag}-{name}"));
-            std::fs::rename(f, &dest).map_err(|e| FrameError::io(&dest, e))?;
-            let rel = dest.strip_prefix(&self.root).unwrap_or(&dest);
-            out.push(rel.to_string_lossy().into_owned());
+                .is_some_and(|n| n.to_string_lossy().starts_with(STAGING_PREFIX));
+            if staged && path.is_dir() {
+                std::fs::remove_dir_all(&path).map_err(|e| FrameError::io(&path, e))?;
+                notes.push(format!(
+                    "removed the staging folder {} an interrupted export left",
+                    path.display()
+                ));
+            }
         }
-        std::fs::remove_dir_all(&staging).map_err(|e| FrameError::io(&staging, e))?;
-        Ok((written.rows, out))
+        if changed {
+            self.save()?;
+        }
+        Ok(notes)
     }
 
-    /// Rewrites the manifest atomically (temporary file, then rename).
+    /// Removes part files (relative paths) that exist; returns how many there were.
+    fn remove_parts(&self, files: &[String]) -> Result<usize, FrameError> {
+        let mut removed = 0;
+        for f in files {
+            let p = self.root.join(f);
+            match std::fs::remove_file(&p) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(FrameError::io(&p, e)),
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Rewrites the manifest atomically: a temporary file, synced, renamed over it,
+    /// and the folder synced, so that after a crash it is the old or the new one.
     fn save(&self) -> Result<(), FrameError> {
-        let path = self.root.join(MANIFEST);
-        let dir = self.root.join("_mapsleuth");
+        let dir = self.root.join(META_DIR);
         std::fs::create_dir_all(&dir).map_err(|e| FrameError::io(&dir, e))?;
-        let snaps: Vec<Value> = self
-            .snapshots
-            .iter()
-            .map(|(k, f)| json!({"key": k, "files": f}))
-            .collect();
-        let types: serde_json::Map<String, Value> = self
-            .partition_types
-            .iter()
-            .map(|(c, t)| (c.clone(), Value::from(t.as_str())))
-            .collect();
-        let v = json!({
-            "format": 1,
-            "partition_by": self.partition_by,
-            "partition_types": types,
-            "snapshots": snaps,
-        });
         let tmp = dir.join(".dataset.json.tmp");
-        std::fs::write(&tmp, format!("{v:#}\n")).map_err(|e| FrameError::io(&tmp, e))?;
+        let path = self.root.join(MANIFEST);
+        std::fs::write(&tmp, self.manifest.to_json()).map_err(|e| FrameError::io(&tmp, e))?;
+        sync_file(&tmp)?;
         std::fs::rename(&tmp, &path).map_err(|e| FrameError::io(&path, e))?;
-        Ok(())
+        sync_file(&dir)
     }
 
-    /// Part files of `table` the manifest names, with their folder values.
+    /// Part files of `table` the manifest commits, with their folder values.
     pub fn parts(&self, table: &str) -> Vec<Part> {
         let prefix = format!("{table}/");
-        self.snapshots
+        self.manifest
+            .snapshots
             .iter()
             .flat_map(|(_, f)| f)
             .filter_map(|f| f.strip_prefix(&prefix))
@@ -297,9 +230,10 @@ impl Dataset {
 
     /// The hive schema of the partition columns, when their dtypes are all known.
     fn hive_schema(&self) -> Option<SchemaRef> {
-        let mut schema = Schema::with_capacity(self.partition_by.len());
-        for c in &self.partition_by {
-            let (_, t) = self.partition_types.iter().find(|(n, _)| n == c)?;
+        let m = &self.manifest;
+        let mut schema = Schema::with_capacity(m.partition_by.len());
+        for c in &m.partition_by {
+            let (_, t) = m.partition_types.iter().find(|(n, _)| n == c)?;
             schema.insert(c.as_str().into(), dtype_named(t)?);
         }
         Some(Arc::new(schema))
@@ -308,7 +242,9 @@ impl Dataset {
     /// A lazy scan of `parts` of `table` with hive partitioning: the partition columns
     /// come from the folder names. Parts of different maps have different columns:
     /// each set of parts of one schema is scanned on its own, and the scans are
-    /// concatenated diagonally (a column a part lacks is null there). `None`: no parts.
+    /// concatenated diagonally (a column a part lacks is null there). Every column the
+    /// table has anywhere in the dataset is there, null where the parts lack it, so a
+    /// query means the same whichever partitions it keeps. `None`: no parts.
     pub fn scan(&self, table: &str, parts: &[Part]) -> Result<Option<LazyFrame>, FrameError> {
         let mut groups: Vec<(String, Vec<PlRefPath>)> = Vec::new();
         for p in parts {
@@ -338,21 +274,43 @@ impl Dataset {
                 args,
             )?);
         }
-        if scans.len() < 2 {
-            return Ok(scans.pop());
-        }
-        let union = UnionArgs {
-            diagonal: true,
-            to_supertypes: true,
-            ..UnionArgs::default()
+        let mut lf = match scans.len() {
+            0 => return Ok(None),
+            1 => scans.remove(0),
+            _ => {
+                let union = UnionArgs {
+                    diagonal: true,
+                    to_supertypes: true,
+                    ..UnionArgs::default()
+                };
+                concat(scans, union)?
+            }
         };
-        Ok(Some(concat(scans, union)?))
+        if let Some(all) = self.manifest.columns_of(table) {
+            let have = lf.collect_schema()?;
+            let missing: Vec<Expr> = all
+                .iter()
+                .filter(|(n, _)| !have.contains(n))
+                .filter_map(|(n, t)| Some(lit(NULL).cast(dtype_named(t)?).alias(n.as_str())))
+                .collect();
+            if !missing.is_empty() {
+                lf = lf.with_columns(missing);
+            }
+        }
+        Ok(Some(lf))
     }
+}
+
+/// Syncs a file or a folder to disk.
+fn sync_file(path: &Path) -> Result<(), FrameError> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| FrameError::io(path, e))
 }
 
 /// A part file's schema (column names and dtypes) as text, read from its footer.
 fn schema_key(path: &Path) -> Result<String, FrameError> {
-    let file = std::fs::File::open(path).map_err(|e| FrameError::io(path, e))?;
+    let file = File::open(path).map_err(|e| FrameError::io(path, e))?;
     let schema = ParquetReader::new(file)
         .schema()
         .map_err(|e| FrameError::Invalid(format!("{}: {e}", path.display())))?;
@@ -361,24 +319,6 @@ fn schema_key(path: &Path) -> Result<String, FrameError> {
         .map(|(n, f)| format!("{n}:{:?}", f.dtype()))
         .collect();
     Ok(cols.join(","))
-}
-
-/// The dtype a manifest names (the ones partition columns have).
-fn dtype_named(name: &str) -> Option<DataType> {
-    Some(match name {
-        "str" => DataType::String,
-        "bool" => DataType::Boolean,
-        "u8" => DataType::UInt8,
-        "u16" => DataType::UInt16,
-        "u32" => DataType::UInt32,
-        "u64" => DataType::UInt64,
-        "i8" => DataType::Int8,
-        "i16" => DataType::Int16,
-        "i32" => DataType::Int32,
-        "i64" => DataType::Int64,
-        "f64" => DataType::Float64,
-        _ => return None,
-    })
 }
 
 /// `map=flows/host=h%207/part.parquet` → (map, flows), (host, h 7).
@@ -417,95 +357,6 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Reads a manifest's text. Every part path must be a relative path inside a table
-/// folder (`entries/…/NAME.parquet`): a manifest names the files `--replace`
-/// removes, so one pointing elsewhere is refused. Errors name the byte offset.
-pub fn parse_manifest(text: &str) -> Result<Manifest, String> {
-    let v: Value = serde_json::from_str(text)
-        .map_err(|e| format!("byte {}: {e}", byte_offset(text, e.line(), e.column())))?;
-    let strings = |v: &Value, what: &str| -> Result<Vec<String>, String> {
-        let Some(a) = v.as_array() else {
-            return Err(format!("{what}: not an array"));
-        };
-        a.iter()
-            .enumerate()
-            .map(|(i, s)| {
-                s.as_str()
-                    .map(String::from)
-                    .ok_or_else(|| format!("{what}[{i}]: not a string"))
-            })
-            .collect()
-    };
-    if v["format"] != 1 {
-        return Err(format!(
-            "format {}: this mapsleuth reads format 1",
-            v["format"]
-        ));
-    }
-    let mut m = Manifest {
-        partition_by: strings(&v["partition_by"], "partition_by")?,
-        ..Manifest::default()
-    };
-    if let Some(types) = v["partition_types"].as_object() {
-        for (c, t) in types {
-            let t = t
-                .as_str()
-                .ok_or(format!("partition_types.{c}: not a string"))?;
-            m.partition_types.push((c.clone(), t.to_string()));
-        }
-    }
-    let Some(snaps) = v["snapshots"].as_array() else {
-        return Err("snapshots: not an array".into());
-    };
-    for (i, s) in snaps.iter().enumerate() {
-        let key = s["key"]
-            .as_str()
-            .ok_or(format!("snapshots[{i}].key: not a string"))?;
-        let files = strings(&s["files"], &format!("snapshots[{i}].files"))?;
-        for (j, f) in files.iter().enumerate() {
-            if !is_part_path(f) {
-                return Err(format!(
-                    "snapshots[{i}].files[{j}]: `{f}` is not a part file inside a table folder"
-                ));
-            }
-        }
-        m.snapshots.push((key.to_string(), files));
-    }
-    Ok(m)
-}
-
-/// `TABLE/col=v/.../NAME.parquet`: relative, no `.`/`..`, inside one of the tables.
-fn is_part_path(f: &str) -> bool {
-    let segs: Vec<&str> = f.split('/').collect();
-    segs.len() >= 2
-        && crate::TABLES.contains(&segs[0])
-        && segs
-            .iter()
-            .all(|s| !s.is_empty() && *s != "." && *s != ".." && !s.contains('\\'))
-        && segs.last().is_some_and(|n| n.ends_with(".parquet"))
-}
-
-/// The byte offset of serde_json's 1-based line and column.
-fn byte_offset(text: &str, line: usize, column: usize) -> usize {
-    let start: usize = text
-        .split_inclusive('\n')
-        .take(line.saturating_sub(1))
-        .map(str::len)
-        .sum();
-    start + column.saturating_sub(1)
-}
-
-/// A short file-name-safe tag of a snapshot key (its parts' name prefix).
-fn part_tag(key: &str) -> String {
-    // FNV-1a: stable across runs and platforms (std's hasher is not).
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("s{h:016x}")
-}
-
 /// Adds the capture's identity as constant columns (partition candidates): `host`,
 /// `captured_at`, `kernel` (null when the input is no capture).
 pub fn with_capture_columns(
@@ -513,9 +364,9 @@ pub fn with_capture_columns(
     cols: &[(&str, Option<&str>)],
 ) -> Result<DataFrame, FrameError> {
     let n = df.height();
-    let mut seen: HashMap<&str, ()> = HashMap::new();
+    let mut seen = std::collections::HashSet::new();
     for (name, value) in cols {
-        if seen.insert(name, ()).is_some() || df.column(name).is_ok() {
+        if !seen.insert(*name) || df.column(name).is_ok() {
             continue;
         }
         let s: StringChunked = std::iter::repeat_n(*value, n).collect();
@@ -525,50 +376,4 @@ pub fn with_capture_columns(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn manifests_are_read_defensively() {
-        let ok = r#"{"format": 1, "partition_by": ["map"], "partition_types": {"map": "str"},
-            "snapshots": [{"key": "k", "files": ["entries/map=a/s1-part-0.parquet"]}]}"#;
-        let m = parse_manifest(ok).unwrap_or_default();
-        assert_eq!(m.snapshots.len(), 1);
-        assert_eq!(
-            m.partition_types,
-            vec![("map".to_string(), "str".to_string())]
-        );
-        for (bad, says) in [
-            ("{\"format\": 1,\n  \"partition_by\": [", "byte 32"),
-            (r#"{"format": 2}"#, "format 2"),
-            (
-                r#"{"format": 1, "partition_by": ["map"], "snapshots": [{"key": "k", "files": ["../../etc/passwd.parquet"]}]}"#,
-                "snapshots[0].files[0]",
-            ),
-            (
-                r#"{"format": 1, "partition_by": ["map"], "snapshots": [{"key": "k", "files": ["/etc/x.parquet"]}]}"#,
-                "not a part file",
-            ),
-            (
-                r#"{"format": 1, "partition_by": ["map"], "snapshots": [{"key": 3, "files": []}]}"#,
-                "snapshots[0].key",
-            ),
-            (
-                r#"{"format": 1, "partition_by": "map", "snapshots": []}"#,
-                "partition_by: not an array",
-            ),
-        ] {
-            match parse_manifest(bad) {
-                Err(e) => assert!(e.contains(says), "{bad}: {e}"),
-                Ok(m) => unreachable!("{bad} parsed: {m:?}"),
-            }
-        }
-        assert_eq!(
-            folder_values("map=fl%2Fows/host=__HIVE_DEFAULT_PARTITION__/p.parquet"),
-            vec![
-                ("map".to_string(), Some("fl/ows".to_string())),
-                ("host".to_string(), None)
-            ]
-        );
-    }
-}
+mod tests;
