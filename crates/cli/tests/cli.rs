@@ -375,16 +375,7 @@ fn analyze_layout_reports() {
 
 #[test]
 fn analyze_layout_pairs_by_map_and_by_name() {
-    let r = run(&[
-        "analyze",
-        "layout",
-        "--go-bin",
-        AMD64,
-        "--btf",
-        "bpf/maps.bpf.o",
-        "--map",
-        "lpm_v4",
-    ]);
+    let r = run(&layout_args("lpm_v4"));
     assert_eq!(r.code, 0, "{}", r.stderr);
     snap!("analyze_layout__map_lpm_v4", r.stdout);
     // Without --pair or --map: every map type of the object, paired by name.

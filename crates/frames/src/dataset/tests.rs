@@ -40,6 +40,20 @@ fn append(ds: &mut Dataset, key: &str, df: &DataFrame, replace: bool, last: Comm
     tx.commit_until(last).unwrap();
 }
 
+/// Appends and commits `df` as snapshot `key` (a new one).
+fn add(ds: &mut Dataset, key: &str, df: &DataFrame) {
+    append(ds, key, df, false, CommitStep::Cleaned);
+}
+
+/// A new dataset partitioned by map, in a scratch folder, open for writing.
+fn fresh(name: &str) -> (Scratch, PathBuf, Dataset) {
+    let dir = Scratch::new(name);
+    let root = dir.0.join("ds");
+    let (ds, notes) = Dataset::open_for_writing(&root, &by_map()).unwrap();
+    assert!(notes.is_empty(), "{notes:?}");
+    (dir, root, ds)
+}
+
 /// Every `.parquet` under the table folders: what DuckDB or Spark would read.
 fn visible_parts(root: &Path) -> Vec<String> {
     fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
@@ -100,17 +114,8 @@ fn an_interrupted_commit_is_finished_by_the_next_export() {
     ];
     for replace in [false, true] {
         for step in steps {
-            let dir = Scratch::new(&format!("crash-{replace}-{step:?}"));
-            let root = dir.0.join("ds");
-            let (mut ds, notes) = Dataset::open_for_writing(&root, &by_map()).unwrap();
-            assert!(notes.is_empty());
-            append(
-                &mut ds,
-                "a",
-                &frame("m1", "x", 3),
-                false,
-                CommitStep::Cleaned,
-            );
+            let (_dir, root, mut ds) = fresh(&format!("crash-{replace}-{step:?}"));
+            add(&mut ds, "a", &frame("m1", "x", 3));
             let before = committed_parts(&ds);
             let key = if replace { "a" } else { "b" };
             append(&mut ds, key, &frame("m2", "x", 5), replace, step);
@@ -150,16 +155,8 @@ fn an_interrupted_commit_is_finished_by_the_next_export() {
 /// snapshot's parts in place and named; nothing it staged stays.
 #[test]
 fn a_failed_replacement_keeps_the_old_parts() {
-    let dir = Scratch::new(line!().to_string().as_str());
-    let root = dir.0.join("ds");
-    let (mut ds, _) = Dataset::open_for_writing(&root, &by_map()).unwrap();
-    append(
-        &mut ds,
-        "a",
-        &frame("m1", "x", 3),
-        false,
-        CommitStep::Cleaned,
-    );
+    let (_dir, root, mut ds) = fresh(line!().to_string().as_str());
+    add(&mut ds, "a", &frame("m1", "x", 3));
     let before = committed_parts(&ds);
     {
         let mut tx = ds.begin("a", true).unwrap().expect("replacing");
@@ -173,9 +170,7 @@ fn a_failed_replacement_keeps_the_old_parts() {
 
 #[test]
 fn one_export_at_a_time() {
-    let dir = Scratch::new(line!().to_string().as_str());
-    let root = dir.0.join("ds");
-    let (first, _) = Dataset::open_for_writing(&root, &by_map()).unwrap();
+    let (_dir, root, first) = fresh(line!().to_string().as_str());
     match Dataset::open_for_writing(&root, &by_map()) {
         Err(e) => assert!(e.to_string().contains("another export"), "{e}"),
         Ok(_) => unreachable!("two writers"),
@@ -191,23 +186,9 @@ fn one_export_at_a_time() {
 /// hold, as nulls of their dtype: the table's columns do not depend on the WHERE.
 #[test]
 fn a_scan_of_some_partitions_has_every_column_of_the_table() {
-    let dir = Scratch::new(line!().to_string().as_str());
-    let root = dir.0.join("ds");
-    let (mut ds, _) = Dataset::open_for_writing(&root, &by_map()).unwrap();
-    append(
-        &mut ds,
-        "a",
-        &frame("m1", "only_m1", 2),
-        false,
-        CommitStep::Cleaned,
-    );
-    append(
-        &mut ds,
-        "b",
-        &frame("m2", "only_m2", 3),
-        false,
-        CommitStep::Cleaned,
-    );
+    let (_dir, _root, mut ds) = fresh(line!().to_string().as_str());
+    add(&mut ds, "a", &frame("m1", "only_m1", 2));
+    add(&mut ds, "b", &frame("m2", "only_m2", 3));
     let m2: Vec<Part> = ds
         .parts("entries")
         .into_iter()
