@@ -38,17 +38,21 @@ echo "input: $CAPTURES captures of map flows x $ENTRIES entries ($(du -sh "$CAPS
 one="$DATA/ds-one" all="$DATA/ds-all"
 rm -rf "$one" "$all"
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$one" "$all"' EXIT
-t0=$(date +%s.%N)
 rss "export 1 capture, peak RSS" "$M" export "$CAPS/h0.mscap" -o "$one" --partition-by map,host
+# The single capture's time is a mean of RUNS fresh exports: a lone first run was twice
+# as slow as the rest (cold files), which flattered the ratio below.
+hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$DATA/one.json" --prepare "rm -rf $one" \
+    "$M export $CAPS/h0.mscap -o $one --partition-by map,host" >/dev/null
 t1=$(date +%s.%N)
 rss "export $CAPTURES captures, peak RSS" "$M" export "$CAPS/*.mscap" -o "$all" --partition-by map,host
 t2=$(date +%s.%N)
 rows_one=$ENTRIES rows_all=$((CAPTURES * ENTRIES))
-python3 - "$t0" "$t1" "$t2" "$rows_one" "$rows_all" <<'PY'
-import sys
-t0, t1, t2, r1, ra = map(float, sys.argv[1:])
-one, allt = t1 - t0, t2 - t1
-print(f"export 1 capture: {one:.2f} s, {one / r1 * 1e9:.0f} ns/row")
+python3 - "$DATA/one.json" "$t1" "$t2" "$rows_one" "$rows_all" <<'PY'
+import json, sys
+one = json.load(open(sys.argv[1]))["results"][0]["mean"]
+t1, t2, r1, ra = map(float, sys.argv[2:])
+allt = t2 - t1
+print(f"export 1 capture: {one:.2f} s (mean), {one / r1 * 1e9:.0f} ns/row")
 print(f"export all: {allt:.2f} s, {allt / ra * 1e9:.0f} ns/row, ratio per row {allt / ra / (one / r1):.2f}x")
 PY
 echo "dataset: $(du -sh "$all" | cut -f1), $(find "$all" -name '*.parquet' | wc -l) part files"

@@ -223,7 +223,7 @@ fn dataset_export_partitions_counts_and_is_idempotent() {
     std::fs::write(&manifest_path, m.to_string()).unwrap();
     let sql = "SELECT map, host, COUNT(*) AS n FROM entries GROUP BY map, host";
     let r = status(&["query", sql, "--dataset", d, "--format", "json"], 0);
-    let warning = "an export was interrupted; 1 of its part files are not read";
+    let warning = "an export was interrupted and left 1 part file that this query does not read";
     assert!(r.stderr.contains(warning), "{}", r.stderr);
     assert_eq!(counts_match(&ds, &caps, "entries"), entries);
     let r = status(

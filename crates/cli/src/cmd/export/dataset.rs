@@ -248,10 +248,12 @@ pub fn query(
     let unfinished = m.pending.as_ref().map_or(0, |(_, f)| f.len()) + m.retired.len();
     if unfinished > 0 {
         eprintln!(
-            "mapsleuth: warning: {}: an export was interrupted; {unfinished} of its part files \
-             are not read (DuckDB and Spark would read them): the next export into the \
-             dataset removes them",
-            dir.display()
+            "mapsleuth: warning: {}: an export was interrupted and left {unfinished} part \
+             file{} that this query does not read (DuckDB and Spark would): the next export \
+             into the dataset removes {}",
+            dir.display(),
+            if unfinished == 1 { "" } else { "s" },
+            if unfinished == 1 { "it" } else { "them" },
         );
     }
     // polars asks the kernel to read ahead each whole memory-mapped part, though a
