@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{layout_args, run, AMD64, CORPUS};
+use support::{layout_args, layout_with, run, AMD64, CORPUS};
 
 fn ok(args: &[&str]) -> String {
     let r = run(args);
@@ -379,16 +379,7 @@ fn analyze_layout_pairs_by_map_and_by_name() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     snap!("analyze_layout__map_lpm_v4", r.stdout);
     // Without --pair or --map: every map type of the object, paired by name.
-    let r = run(&[
-        "analyze",
-        "layout",
-        "--go-bin",
-        AMD64,
-        "--btf",
-        "bpf/maps.bpf.o",
-        "--format",
-        "json",
-    ]);
+    let r = run(&layout_with(&["--format", "json"]));
     assert_eq!(r.code, 1);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     validate("analyze-layout.schema.json", &v);
@@ -400,29 +391,14 @@ fn analyze_layout_pairs_by_map_and_by_name() {
         .unwrap();
     assert_eq!(weak["matched_by"], "weak");
     // --fail-on warning turns a clean-but-noted pair into a failure only with warnings.
-    let r = run(&[
-        "analyze",
-        "layout",
-        "--go-bin",
-        AMD64,
-        "--btf",
-        "bpf/maps.bpf.o",
-        "--pair",
-        "boolbug.Event=event",
-    ]);
+    let r = run(&layout_with(&["--pair", "boolbug.Event=event"]));
     assert_eq!(r.code, 0, "warnings pass the default --fail-on error");
-    let r = run(&[
-        "analyze",
-        "layout",
-        "--go-bin",
-        AMD64,
-        "--btf",
-        "bpf/maps.bpf.o",
+    let r = run(&layout_with(&[
         "--pair",
         "boolbug.Event=event",
         "--fail-on",
         "warning",
-    ]);
+    ]));
     assert_eq!(r.code, 1);
     // Bad usage: exit 2 with the reason.
     let r = run(&layout_args("nope"));

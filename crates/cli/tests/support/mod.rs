@@ -10,18 +10,23 @@ pub use mapsleuth_testkit::CORPUS;
 /// The corpus Go program most tests pair with: go1.25.5, linux/amd64.
 pub const AMD64: &str = "go/bin/app-go1.25.5-linux-amd64";
 
-/// `analyze layout` of [`AMD64`] against map `map` of corpus/bpf/maps.bpf.o.
-pub fn layout_args(map: &str) -> [&str; 8] {
-    [
+/// `analyze layout` of [`AMD64`] against corpus/bpf/maps.bpf.o, then `extra`.
+pub fn layout_with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
         "analyze",
         "layout",
         "--go-bin",
         AMD64,
         "--btf",
         "bpf/maps.bpf.o",
-        "--map",
-        map,
-    ]
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// `analyze layout` of [`AMD64`] against map `map` of corpus/bpf/maps.bpf.o.
+pub fn layout_args(map: &str) -> Vec<&str> {
+    layout_with(&["--map", map])
 }
 
 /// What a run of the binary gave.
